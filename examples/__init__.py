@@ -1,0 +1,1 @@
+"""Example applications that embed scim-plugin (importable as ``examples.host_app``)."""

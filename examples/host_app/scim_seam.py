@@ -1,0 +1,225 @@
+"""The dashboard's side of scim-plugin's host seam: how SCIM users become dashboard users.
+
+Registered into the plugin's own plugin manager through ``SCIM_PLUGINS`` (only when the SCIM plugin is
+loaded). Marked with the plugin's project name, so the host does not import the plugin package; the
+errors it raises are the plugin's SCIM errors, imported lazily where a refusal needs one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+from flask import g
+from sqlalchemy import func, select
+
+from .extensions import db
+from .models import (
+    Company,
+    PermissionSet,
+    Role,
+    RoleAssignment,
+    Team,
+    TeamMembership,
+    User,
+    Workspace,
+    WorkspaceMembership,
+)
+from .permissions import ALIASES, COMPANY_PERMISSIONS, TEAM_PERMISSIONS, WORKSPACE_PERMISSIONS
+
+hookimpl = pluggy.HookimplMarker("scim")
+
+
+def _errors() -> Any:
+    from scim_plugin import errors
+
+    return errors
+
+
+def _seam() -> Any:
+    from scim_plugin import seam
+
+    return seam
+
+
+def _company_id(tenant_id: str) -> int:
+    return int(tenant_id)
+
+
+def _by_ref(model: Any, ref: Any, *scope: Any) -> Any:
+    if ref.id is not None:
+        if not str(ref.id).isdigit():
+            return None
+        return db.session.execute(select(model).where(model.id == int(ref.id), *scope)).scalar_one_or_none()
+    if ref.name is not None:
+        return db.session.execute(
+            select(model).where(func.lower(model.name) == ref.name.lower(), *scope)
+        ).scalar_one_or_none()
+    return None
+
+
+def _check_permissions(values: tuple[str, ...], allowed: frozenset[str], what: str) -> list[str]:
+    cleaned = []
+    for value in values:
+        name = ALIASES.get(value, value)
+        if name not in allowed:
+            raise _errors().InvalidValue(f'Unknown {what} permission "{value}".')
+        if name not in cleaned:
+            cleaned.append(name)
+    return cleaned
+
+
+@hookimpl
+def scim_resolve_tenant(key: str) -> str | None:
+    company = db.session.execute(select(Company).where(Company.slug == key)).scalar_one_or_none()
+    if company is None and key.isdigit():
+        company = db.session.get(Company, int(key))
+    return str(company.id) if company else None
+
+
+@hookimpl
+def scim_current_admin() -> Any:
+    user = g.get("user")
+    if user is None:
+        return None
+    return _seam().AdminIdentity(
+        user_id=str(user.id), display=user.email, tenant_id=str(user.company_id), is_admin=user.is_admin
+    )
+
+
+@hookimpl
+def scim_list_workspaces(tenant_id: str) -> list[Any]:
+    rows = db.session.execute(
+        select(Workspace).where(Workspace.company_id == _company_id(tenant_id)).order_by(Workspace.name)
+    ).scalars()
+    return [_seam().WorkspaceInfo(id=str(ws.id), name=ws.name) for ws in rows]
+
+
+@hookimpl
+def scim_resolve_workspace(tenant_id: str, ref: Any) -> Any:
+    workspace = _by_ref(Workspace, ref, Workspace.company_id == _company_id(tenant_id))
+    return _seam().WorkspaceInfo(id=str(workspace.id), name=workspace.name) if workspace else None
+
+
+@hookimpl
+def scim_create_user(tenant_id: str, user: Any) -> str:
+    company_id = _company_id(tenant_id)
+    email = user.user_name
+    taken = db.session.execute(select(User.id).where(func.lower(User.email) == email.lower())).first()
+    if taken is not None:
+        raise _errors().Uniqueness(f'A dashboard user with email "{email}" already exists.')
+    host_user = User(company_id=company_id, email=email, provisioning_method="scim", company_permissions=[])
+    db.session.add(host_user)
+    _apply(host_user, user)
+    db.session.flush()
+    return str(host_user.id)
+
+
+@hookimpl
+def scim_update_user(tenant_id: str, host_user_id: str, user: Any) -> bool:
+    host_user = _host_user(tenant_id, host_user_id)
+    _apply(host_user, user)
+    db.session.flush()
+    return True
+
+
+@hookimpl
+def scim_delete_user(tenant_id: str, host_user_id: str) -> bool:
+    host_user = _host_user(tenant_id, host_user_id)
+    remaining = db.session.execute(
+        select(func.count(User.id)).where(User.company_id == host_user.company_id, User.id != host_user.id)
+    ).scalar_one()
+    if remaining == 0:
+        raise _errors().HostRefused("Failed to delete user: a company must keep at least one dashboard user.")
+    db.session.delete(host_user)
+    db.session.flush()
+    return True
+
+
+@hookimpl
+def scim_host_user_info(tenant_id: str, host_user_id: str) -> Any:
+    host_user = db.session.get(User, int(host_user_id))
+    if host_user is None or host_user.company_id != _company_id(tenant_id):
+        return None
+    return _seam().HostUserInfo(last_sign_in_at=host_user.last_sign_in_at)
+
+
+def _host_user(tenant_id: str, host_user_id: str) -> User:
+    host_user = db.session.get(User, int(host_user_id))
+    if host_user is None or host_user.company_id != _company_id(tenant_id):
+        raise _errors().NotFound("The dashboard user behind this SCIM user no longer exists.")
+    return host_user
+
+
+def _apply(host_user: User, change: Any) -> None:
+    host_user.email = change.user_name
+    host_user.given_name = change.given_name or ""
+    host_user.family_name = change.family_name or ""
+    host_user.department = change.department
+    host_user.active = change.active
+    if change.permissions is not None:
+        _apply_permissions(host_user, change.permissions)
+
+
+def _apply_permissions(host_user: User, permissions: Any) -> None:
+    """Replace the user's company permissions, roles, workspace and team memberships."""
+    company_id = host_user.company_id
+    in_company = Workspace.company_id == company_id
+    host_user.company_permissions = _check_permissions(permissions.company_permissions, COMPANY_PERMISSIONS, "company")
+
+    roles = []
+    for ref in permissions.roles:
+        role = _by_ref(Role, ref, Role.company_id == company_id)
+        if role is None:
+            raise _errors().InvalidValue(f"Unknown role {ref.describe()}.")
+        roles.append(role)
+    existing_roles = {assignment.role_id: assignment for assignment in host_user.role_assignments}
+    host_user.role_assignments = [
+        existing_roles.get(role.id) or RoleAssignment(role=role) for role in dict.fromkeys(roles)
+    ]
+
+    # Existing rows are updated in place: replacing them would insert before deleting and trip the
+    # (user, workspace) unique constraint.
+    old_memberships = {m.workspace_id: m for m in host_user.memberships}
+    old_teams = {t.team_id: t for t in host_user.team_memberships}
+
+    def membership(workspace_id: int) -> WorkspaceMembership:
+        row = old_memberships.get(workspace_id) or WorkspaceMembership(workspace_id=workspace_id)
+        row.permissions, row.permission_set = [], None
+        return row
+
+    memberships: dict[int, WorkspaceMembership] = {}
+    for grant in permissions.workspaces:
+        workspace = _by_ref(Workspace, grant.workspace, in_company)
+        if workspace is None:
+            raise _errors().InvalidValue(f"Unknown workspace {grant.workspace.describe()}.")
+        permission_set = None
+        if grant.permission_set is not None:
+            permission_set = _by_ref(PermissionSet, grant.permission_set, PermissionSet.company_id == company_id)
+            if permission_set is None:
+                raise _errors().InvalidValue(f"Unknown permission set {grant.permission_set.describe()}.")
+        row = membership(workspace.id)
+        row.permissions = _check_permissions(grant.permissions, WORKSPACE_PERMISSIONS, "workspace")
+        row.permission_set = permission_set
+        memberships[workspace.id] = row
+
+    teams = []
+    for grant in permissions.teams:
+        scope = [Team.workspace_id.in_(select(Workspace.id).where(in_company))]
+        if grant.workspace is not None:
+            workspace = _by_ref(Workspace, grant.workspace, in_company)
+            if workspace is None:
+                raise _errors().InvalidValue(f"Unknown workspace {grant.workspace.describe()}.")
+            scope = [Team.workspace_id == workspace.id]
+        team = _by_ref(Team, grant.team, *scope)
+        if team is None:
+            raise _errors().InvalidValue(f"Unknown team {grant.team.describe()}.")
+        if team.workspace_id not in memberships:
+            memberships[team.workspace_id] = membership(team.workspace_id)
+        row = old_teams.get(team.id) or TeamMembership(team=team)
+        row.permissions = _check_permissions(grant.permissions, TEAM_PERMISSIONS, "team")
+        teams.append(row)
+
+    # Replace rather than mutate, so removed workspaces and teams go away (PUT semantics).
+    host_user.memberships = list(memberships.values())
+    host_user.team_memberships = teams

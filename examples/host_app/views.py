@@ -1,0 +1,97 @@
+"""The dashboard's pages: overview, company users, workspaces and the admin settings index."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from .auth import admin_required, login_required
+from .extensions import db
+from .models import User, Workspace, WorkspaceMembership
+from .plugins import admin_menu
+
+bp = Blueprint("dashboard", __name__)
+PAGE_SIZE = 50
+
+
+def layout_context() -> dict[str, Any]:
+    user = g.get("user")
+    return {"current_user": user, "admin_menu": admin_menu(user) if user is not None else []}
+
+
+@bp.route("/")
+def index() -> Any:
+    return redirect(url_for("dashboard.home"))
+
+
+@bp.route("/dashboard")
+@login_required
+def home() -> Any:
+    company_id = g.user.company_id
+    counts = db.session.execute(
+        select(func.count(User.id), func.count(User.id).filter(User.active.is_(True)),
+               func.count(User.id).filter(User.provisioning_method == "scim"))
+        .where(User.company_id == company_id)
+    ).one()
+    recent = db.session.execute(
+        select(User).where(User.company_id == company_id).order_by(User.created_at.desc(), User.id.desc()).limit(8)
+    ).scalars().all()
+    return render_template("dashboard.html", counts=counts, recent=recent, workspaces=_workspaces(company_id))
+
+
+@bp.route("/users")
+@admin_required
+def users() -> Any:
+    page = max(request.args.get("page", 1, type=int), 1)
+    query = request.args.get("q", "").strip()
+    stmt = select(User).where(User.company_id == g.user.company_id)
+    if query:
+        pattern = "%" + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(func.lower(User.email).like(pattern, escape="\\"))
+    total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    rows = db.session.execute(
+        stmt.options(selectinload(User.memberships).selectinload(WorkspaceMembership.workspace))
+        .order_by(User.email).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    ).scalars().all()
+    return render_template("users.html", users=rows, total=total, page=page, page_size=PAGE_SIZE, q=query)
+
+
+@bp.route("/users/<int:user_id>")
+@admin_required
+def user_detail(user_id: int) -> Any:
+    user = db.session.get(User, user_id)
+    if user is None or user.company_id != g.user.company_id:
+        abort(404)
+    return render_template("user.html", user=user)
+
+
+@bp.route("/workspaces")
+@login_required
+def workspaces() -> Any:
+    return render_template("workspaces.html", workspaces=_workspaces(g.user.company_id))
+
+
+@bp.route("/settings/admin")
+@admin_required
+def admin_settings() -> Any:
+    return render_template("admin_settings.html")
+
+
+def _workspaces(company_id: int) -> list[dict[str, Any]]:
+    members = (
+        select(WorkspaceMembership.workspace_id, func.count().label("n"))
+        .group_by(WorkspaceMembership.workspace_id).subquery()
+    )
+    rows = db.session.execute(
+        select(Workspace, func.coalesce(members.c.n, 0))
+        .outerjoin(members, members.c.workspace_id == Workspace.id)
+        .where(Workspace.company_id == company_id)
+        .options(selectinload(Workspace.teams))
+        .order_by(Workspace.name)
+    ).all()
+    return [{"workspace": ws, "members": n} for ws, n in rows]
+
+

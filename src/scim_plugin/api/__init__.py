@@ -1,0 +1,163 @@
+"""The SCIM API blueprint: request pipeline, error handling and routes.
+
+Pipeline per request: size limit and authentication (``before_request``), the view (which only
+flushes), then ``after_request`` writes the audit record and commits once, so a write and its audit
+record share one transaction. Every error, ours or Werkzeug's, leaves as an RFC 7644 error body from
+:func:`handle_error`; nothing else formats errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Blueprint, Response, current_app, g, request
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from .. import errors
+from ..audit import record_request
+from ..auth import AuthRefused, authenticate
+from ..config import ScimConfig
+from ..extension import get_state
+from ..tenants import emit
+from .responses import error_response
+
+log = logging.getLogger(__name__)
+
+_HTTP_TO_SCIM = {
+    400: errors.InvalidSyntax,
+    404: errors.NotFound,
+    405: errors.MethodNotAllowed,
+    413: errors.PayloadTooLarge,
+    415: errors.InvalidSyntax,
+}
+
+
+def create_api_blueprint(config: ScimConfig) -> Blueprint:
+    bp = Blueprint("scim_api", __name__, url_prefix=config.url_prefix)
+    prefix = config.url_prefix
+
+    @bp.before_request
+    def authenticate_request() -> None:
+        g.scim_started = time.perf_counter()
+        g.scim_context = None
+        state = get_state()
+        length = request.content_length
+        if length is not None and length > state.config.max_body_bytes:
+            raise errors.PayloadTooLarge(f"Request body exceeds {state.config.max_body_bytes} bytes.")
+        request.max_content_length = state.config.max_body_bytes
+        g.scim_context = authenticate(state, request)
+
+    @bp.after_request
+    def audit_and_commit(response: Response) -> Response:
+        return finish_request(response)
+
+    @bp.app_errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response | HTTPException:
+        # Unmatched URLs and methods under the SCIM prefix never belong to a blueprint, so this
+        # handler is app-wide and hands everything outside the prefix back to the host.
+        if not _under_prefix(prefix):
+            return exc
+        return handle_error(exc)
+
+    bp.register_error_handler(Exception, handle_error)
+
+    from . import discovery, users
+
+    discovery.register(bp)
+    users.register(bp)
+
+    @bp.route("/<path:unknown>", methods=list(METHODS))
+    def unknown_endpoint(unknown: str) -> Response:
+        # Werkzeug prefers this catch-all over a 405 for a known path with another method.
+        allowed = _allowed_methods()
+        if allowed:
+            raise errors.MethodNotAllowed(
+                f"Method {request.method} is not allowed on {request.path}.", headers={"Allow": ", ".join(allowed)}
+            )
+        raise errors.NotFound(f"No SCIM endpoint at /{unknown}.")
+
+    return bp
+
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods() -> list[str]:
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = []
+    for method in METHODS:
+        try:
+            endpoint, _ = adapter.match(request.path, method=method)
+        except HTTPException:
+            continue
+        if not endpoint.endswith(".unknown_endpoint"):
+            allowed.append(method)
+    return allowed
+
+
+def _under_prefix(prefix: str) -> bool:
+    return request.path == prefix or request.path.startswith(prefix + "/")
+
+
+def handle_error(exc: Exception) -> Response:
+    """The one place where exceptions become SCIM responses."""
+    state = get_state()
+    state.db.session.rollback()
+    if isinstance(exc, errors.ScimError):
+        error = exc
+    elif isinstance(exc, HTTPException):
+        cls = _HTTP_TO_SCIM.get(exc.code or 500, errors.ScimError)
+        detail = exc.description or exc.name
+        if exc.code == 405:
+            detail = f"Method {request.method} is not allowed on {request.path}."
+        error = cls(detail, status=exc.code)
+    elif isinstance(exc, OperationalError | DBAPIError) and getattr(exc, "connection_invalidated", False):
+        error = errors.ServiceUnavailable("The directory database is unavailable; retry later.")
+    elif isinstance(exc, OperationalError):
+        log.exception("database error in SCIM request")
+        error = errors.ServiceUnavailable("The directory database is unavailable; retry later.")
+    else:
+        log.exception("unhandled error in SCIM request")
+        error = errors.InternalError("Internal server error.")
+    g.scim_error = error
+    response = error_response(error)
+    if error.status == 405:
+        response.headers.setdefault("Allow", ", ".join(getattr(exc, "valid_methods", None) or []))
+    if getattr(g, "scim_started", None) is None:
+        # Raised before the blueprint's own hooks ran (unmatched URL): finish here.
+        g.scim_started = time.perf_counter()
+        return finish_request(response)
+    return response
+
+
+def finish_request(response: Response) -> Response:
+    """Write the audit record (in the write's transaction) and commit once."""
+    if getattr(g, "scim_finished", False):
+        return response
+    g.scim_finished = True
+    state = get_state()
+    error = getattr(g, "scim_error", None)
+    context = getattr(g, "scim_context", None)
+    try:
+        record_request(state, request, response, context=context, error=error)
+        state.db.session.commit()
+        committed = True
+    except Exception as exc:
+        committed = False
+        state.db.session.rollback()
+        log.exception("could not commit SCIM request")
+        if error is None and response.status_code < 400:
+            failure = (
+                errors.ServiceUnavailable("The directory database is unavailable; retry later.")
+                if isinstance(exc, OperationalError)
+                else errors.InternalError("Internal server error.")
+            )
+            return error_response(failure)
+    if committed and error is None:
+        for name, tenant_id, data in g.pop("scim_events", []):
+            emit(state, name, tenant_id, **data)
+    if isinstance(error, AuthRefused):
+        response.headers.setdefault("WWW-Authenticate", 'Bearer realm="SCIM"')
+    return response

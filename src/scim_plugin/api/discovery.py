@@ -1,0 +1,95 @@
+"""Discovery endpoints (RFC 7644 §4), generated from the schema definitions that drive validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from .. import errors
+from ..extension import get_state
+from ..schemas import ENTERPRISE_USER_SCHEMA, PERMISSIONS_SCHEMA, USER_RESOURCE, USER_SCHEMA
+from .responses import scim_response
+
+LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+# Only what is served: Groups join these lists when their endpoints exist.
+RESOURCE_TYPES = (USER_RESOURCE,)
+SCHEMAS = (USER_SCHEMA, ENTERPRISE_USER_SCHEMA, PERMISSIONS_SCHEMA)
+
+
+def base_url() -> str:
+    return request.url_root.rstrip("/") + get_state().config.url_prefix
+
+
+def _list(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "schemas": [LIST_RESPONSE],
+        "totalResults": len(resources),
+        "itemsPerPage": len(resources),
+        "startIndex": 1,
+        "Resources": resources,
+    }
+
+
+def service_provider_config() -> Response:
+    if request.args.get("filter"):
+        raise errors.Forbidden("Filtering is not supported on /ServiceProviderConfig.")
+    config = get_state().config
+    body = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+        "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
+        "patch": {"supported": True},
+        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+        "filter": {"supported": True, "maxResults": config.max_results},
+        "changePassword": {"supported": False},
+        "sort": {"supported": True},
+        "etag": {"supported": True},
+        "pagination": {
+            "cursor": False,
+            "index": True,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": config.default_page_size,
+            "maxPageSize": config.max_results,
+        },
+        "authenticationSchemes": [
+            {
+                "type": "oauthbearertoken",
+                "name": "SCIM bearer token",
+                "description": "The token from Settings > Admin Settings > SCIM Provisioning, sent as "
+                "'Authorization: Bearer <token>' with the X-Request-Origin header.",
+                "primary": True,
+            }
+        ],
+        "meta": {"resourceType": "ServiceProviderConfig", "location": base_url() + "/ServiceProviderConfig"},
+    }
+    return scim_response(body)
+
+
+def resource_types() -> Response:
+    return scim_response(_list([rt.to_scim(f"{base_url()}/ResourceTypes/{rt.name}") for rt in RESOURCE_TYPES]))
+
+
+def resource_type(name: str) -> Response:
+    for rt in RESOURCE_TYPES:
+        if rt.name.lower() == name.lower():
+            return scim_response(rt.to_scim(f"{base_url()}/ResourceTypes/{rt.name}"))
+    raise errors.NotFound(f"No resource type {name!r}.")
+
+
+def schemas() -> Response:
+    return scim_response(_list([s.to_scim(f"{base_url()}/Schemas/{s.id}") for s in SCHEMAS]))
+
+
+def schema(urn: str) -> Response:
+    for s in SCHEMAS:
+        if s.id.lower() == urn.lower():
+            return scim_response(s.to_scim(f"{base_url()}/Schemas/{s.id}"))
+    raise errors.NotFound(f"No schema {urn!r}.")
+
+
+def register(bp: Blueprint) -> None:
+    bp.add_url_rule("/ServiceProviderConfig", view_func=service_provider_config, methods=["GET"])
+    bp.add_url_rule("/ResourceTypes", view_func=resource_types, methods=["GET"])
+    bp.add_url_rule("/ResourceTypes/<name>", view_func=resource_type, methods=["GET"])
+    bp.add_url_rule("/Schemas", view_func=schemas, methods=["GET"])
+    bp.add_url_rule("/Schemas/<path:urn>", view_func=schema, methods=["GET"])

@@ -1,0 +1,101 @@
+"""Reading SCIM requests: JSON bodies and list/search parameters (RFC 7644 §3.4.2, §3.4.3)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Request
+
+from .. import errors
+from ..config import ScimConfig
+from ..filters import parse_filter
+from ..user_store import ListQuery
+
+SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
+
+def json_body(request: Request) -> Any:
+    """The parsed JSON body; SCIM and plain JSON media types (any charset) are accepted."""
+    mimetype = request.mimetype or ""
+    if mimetype and "json" not in mimetype:
+        raise errors.InvalidSyntax(
+            f"Unsupported Content-Type {mimetype!r}: send application/scim+json or application/json."
+        )
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        raise errors.InvalidSyntax("The request body is empty; a JSON object is required.")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise errors.InvalidSyntax(f"The request body is not valid JSON: {exc}.") from None
+
+
+def _integer(name: str, value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise errors.InvalidValue(f"{name} must be an integer.")
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise errors.InvalidValue(f"{name} must be an integer, got {value!r}.") from None
+
+
+def _names(name: str, value: Any) -> list[str] | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [v.strip() for v in value if v.strip()]
+    raise errors.InvalidValue(f"{name} must be a comma-separated string or a list of strings.")
+
+
+def list_query(params: Mapping[str, Any], config: ScimConfig) -> tuple[ListQuery, list[str] | None, list[str] | None]:
+    """A ListQuery plus the ``attributes``/``excludedAttributes`` projection, from query args or a body.
+
+    Parameter names are matched case-insensitively, as some clients send ``StartIndex``.
+    """
+    lowered = {str(key).lower(): value for key, value in params.items()}
+    filter_text = lowered.get("filter")
+    node = None
+    if filter_text not in (None, ""):
+        if not isinstance(filter_text, str):
+            raise errors.InvalidFilter("filter must be a string.")
+        node = parse_filter(filter_text, max_length=config.max_filter_length, max_depth=config.max_filter_depth)
+    start = _integer("startIndex", lowered.get("startindex"))
+    count = _integer("count", lowered.get("count"))
+    if count is None:
+        count = config.default_page_size
+    if count > config.max_results:
+        raise errors.TooMany(f"count may not exceed {config.max_results}.")
+    sort_by = lowered.get("sortby") or None
+    if sort_by is not None and not isinstance(sort_by, str):
+        raise errors.InvalidValue("sortBy must be a string.")
+    order = lowered.get("sortorder") or "ascending"
+    if not isinstance(order, str) or order.lower() not in ("ascending", "descending"):
+        raise errors.InvalidValue("sortOrder must be 'ascending' or 'descending'.")
+    query = ListQuery(
+        filter=node,
+        start_index=max(start or 1, 1),
+        count=max(count, 0),
+        sort_by=sort_by,
+        descending=order.lower() == "descending",
+    )
+    return query, _names("attributes", lowered.get("attributes")), _names(
+        "excludedAttributes", lowered.get("excludedattributes")
+    )
+
+
+def search_body(request: Request) -> dict[str, Any]:
+    body = json_body(request)
+    if not isinstance(body, dict):
+        raise errors.InvalidSyntax("A SearchRequest must be a JSON object.")
+    schemas = body.get("schemas")
+    if schemas is not None and (not isinstance(schemas, list) or SEARCH_REQUEST not in schemas):
+        raise errors.InvalidValue(f"schemas must contain {SEARCH_REQUEST}.")
+    return {k: v for k, v in body.items() if k != "schemas"}

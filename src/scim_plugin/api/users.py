@@ -1,0 +1,168 @@
+"""``/Users``: create, read, list and search, replace, patch and delete (RFC 7644 §3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, g, request
+
+from .. import errors
+from ..auth import ScimContext
+from ..extension import get_state
+from ..models import ScimUser
+from ..resources import render, to_braze
+from ..schemas import USER_RESOURCE
+from ..seam import Ref
+from ..user_store import UserStore, document, etag, parse_etag
+from .discovery import LIST_RESPONSE, base_url
+from .query import json_body, list_query, search_body
+from .responses import scim_response
+
+
+def defer_event(name: str, tenant_id: str, **data: Any) -> None:
+    """Queue a ``scim_event`` for after the commit (see ``finish_request``)."""
+    g.setdefault("scim_events", []).append((name, tenant_id, data))
+
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+STYLE_HEADER = "X-SCIM-Response-Style"
+
+
+def _context() -> ScimContext:
+    return g.scim_context
+
+
+def _store() -> UserStore:
+    context = _context()
+    settings = context.settings
+    default = None
+    if settings.default_workspace_id or settings.default_workspace_name:
+        default = Ref(id=settings.default_workspace_id, name=settings.default_workspace_name)
+    return UserStore(get_state(), context.tenant_id, default)
+
+
+def _braze_style() -> bool:
+    """Braze-shaped bodies when the client asks (header) or the tenant or app is set to ``braze``."""
+    requested = request.headers.get(STYLE_HEADER, "").strip().lower()
+    if requested in ("braze", "scim"):
+        return requested == "braze"
+    style = _context().settings.response_style or get_state().config.response_style
+    return style == "braze"
+
+
+def _location(user_id: str) -> str:
+    return f"{base_url()}/Users/{user_id}"
+
+
+def _body(row: ScimUser, attributes: list[str] | None = None, excluded: list[str] | None = None,
+          *, with_host_info: bool = False) -> dict[str, Any]:
+    last_sign_in = None
+    if with_host_info and row.host_user_id is not None:
+        info = get_state().hook.scim_host_user_info(tenant_id=row.tenant_id, host_user_id=row.host_user_id)
+        last_sign_in = info.last_sign_in_at if info is not None else None
+    resource = document(row, _location(row.id), last_sign_in)
+    if _braze_style():
+        return to_braze(resource)
+    return render(resource, USER_RESOURCE, attributes=attributes, excluded=excluded)
+
+
+def _resource_response(row: ScimUser, status: int = 200, **extra_headers: str) -> Response:
+    g.scim_resource_id = row.id
+    attributes, excluded = _projection_args()
+    headers = {"ETag": etag(row.version), **extra_headers}
+    return scim_response(_body(row, attributes, excluded, with_host_info=True), status, headers)
+
+
+def _projection_args() -> tuple[list[str] | None, list[str] | None]:
+    _, attributes, excluded = list_query(
+        {k: v for k, v in request.args.items() if k.lower() in ("attributes", "excludedattributes")},
+        get_state().config,
+    )
+    return attributes, excluded
+
+
+def create_user() -> Response:
+    row = _store().create(json_body(request))
+    defer_event("user.created", row.tenant_id, id=row.id, user_name=row.user_name)
+    return _resource_response(row, 201, Location=_location(row.id))
+
+
+def get_user(user_id: str) -> Response:
+    row = _store().get(user_id)
+    g.scim_resource_id = row.id
+    wanted = request.headers.get("If-None-Match")
+    if wanted and any(parse_etag(tag) == row.version for tag in wanted.split(",")):
+        return Response(status=304, headers={"ETag": etag(row.version)})
+    return _resource_response(row)
+
+
+def _list(params: Any) -> Response:
+    query, attributes, excluded = list_query(params, get_state().config)
+    total, rows = _store().search(query)
+    body: dict[str, Any] = {
+        "schemas": [LIST_RESPONSE],
+        "totalResults": total,
+        "itemsPerPage": len(rows),
+        "startIndex": query.start_index,
+        "Resources": [_body(row, attributes, excluded) for row in rows],
+    }
+    return scim_response(body)
+
+
+def list_users() -> Response:
+    return _list(request.args)
+
+
+def search_users() -> Response:
+    return _list(search_body(request))
+
+
+def replace_user(user_id: str) -> Response:
+    row = _store().replace(user_id, json_body(request), request.headers.get("If-Match"))
+    defer_event("user.updated", row.tenant_id, id=row.id)
+    return _resource_response(row)
+
+
+def patch_user(user_id: str) -> Response:
+    body = json_body(request)
+    if not isinstance(body, dict):
+        raise errors.InvalidSyntax("A PATCH body must be a JSON object.")
+    schemas = body.get("schemas")
+    if schemas is not None and (not isinstance(schemas, list) or not any(
+        isinstance(s, str) and s.lower() == PATCH_OP.lower() for s in schemas
+    )):
+        raise errors.InvalidValue(f"schemas must contain {PATCH_OP}.")
+    operations = next((v for k, v in body.items() if k.lower() == "operations"), None)
+    if operations is None:
+        raise errors.InvalidSyntax("A PATCH body needs an Operations list.")
+    before = _store().get(user_id)
+    was_active = before.active
+    row, changed = _store().patch(user_id, operations, request.headers.get("If-Match"))
+    if changed:
+        name = "user.updated"
+        if was_active != row.active:
+            name = "user.reactivated" if row.active else "user.deactivated"
+        defer_event(name, row.tenant_id, id=row.id)
+    g.scim_resource_id = row.id
+    attributes, _ = _projection_args()
+    if get_state().config.patch_response == 204 and attributes is None:
+        return Response(status=204, headers={"ETag": etag(row.version)})
+    return _resource_response(row)
+
+
+def delete_user(user_id: str) -> Response:
+    g.scim_resource_id = user_id
+    store = _store()
+    store.delete(user_id, request.headers.get("If-Match"))
+    defer_event("user.deleted", store.tenant_id, id=user_id)
+    return Response(status=204)
+
+
+def register(bp: Blueprint) -> None:
+    bp.add_url_rule("/Users", view_func=create_user, methods=["POST"])
+    bp.add_url_rule("/Users", view_func=list_users, methods=["GET"])
+    bp.add_url_rule("/Users/.search", view_func=search_users, methods=["POST"])
+    bp.add_url_rule("/Users/<user_id>", view_func=get_user, methods=["GET"])
+    bp.add_url_rule("/Users/<user_id>", view_func=replace_user, methods=["PUT"])
+    bp.add_url_rule("/Users/<user_id>", view_func=patch_user, methods=["PATCH"])
+    bp.add_url_rule("/Users/<user_id>", view_func=delete_user, methods=["DELETE"])

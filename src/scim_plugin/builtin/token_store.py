@@ -1,0 +1,125 @@
+"""Built-in SCIM token service: issue, verify and revoke tokens stored as verifiers.
+
+One indexed lookup by ``token_id`` per request, after the token's signature has been checked without
+touching the database. The last-used time and address are written at most once per
+``SCIM_TOKEN_LAST_USED_INTERVAL`` per token and process, so reads never turn into writes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+
+from flask import current_app, g
+from sqlalchemy import select, update
+
+from ..auth import TokenRejected
+from ..extension import get_state
+from ..markers import hookimpl
+from ..models import Token, utcnow
+from ..seam import IssuedCredential, TokenIdentity
+from ..tokens import TokenInvalid, issue_token, parse_token, verify_secret
+
+
+def signing_keys() -> Sequence[str | bytes]:
+    """The app secret and its fallbacks, newest first, so rotating ``SECRET_KEY`` keeps tokens valid."""
+    keys = [current_app.secret_key, *(current_app.config.get("SECRET_KEY_FALLBACKS") or ())]
+    usable = [key for key in keys if key]
+    if not usable:
+        raise RuntimeError("SECRET_KEY must be set to issue or verify SCIM tokens")
+    return usable
+
+
+@hookimpl
+def scim_issue_token(tenant_id: str, issued_by: str | None) -> IssuedCredential:
+    state = get_state()
+    session = state.db.session
+    now = utcnow()
+    grace = state.config.token_rotation_grace
+    # Demote the previous tokens first: the partial unique index allows one active token per tenant.
+    session.execute(
+        update(Token)
+        .where(Token.tenant_id == tenant_id, Token.status.in_(("active", "grace")))
+        .values(
+            status="grace" if grace else "revoked",
+            expires_at=now + timedelta(seconds=grace) if grace else None,
+            revoked_at=None if grace else now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if grace:
+        # Only the token being replaced keeps its grace period; older grace tokens end now.
+        session.execute(
+            update(Token)
+            .where(Token.tenant_id == tenant_id, Token.status == "grace", Token.expires_at < now)
+            .values(status="revoked", revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    issued = issue_token(signing_keys())
+    session.add(
+        Token(
+            tenant_id=tenant_id,
+            token_id=issued.token_id,
+            verifier=issued.verifier,
+            hint=issued.hint,
+            status="active",
+            created_at=now,
+            created_by=issued_by,
+        )
+    )
+    session.flush()
+    return IssuedCredential(token=issued.token, token_id=issued.token_id, hint=issued.hint)
+
+
+@hookimpl
+def scim_verify_token(token: str) -> TokenIdentity:
+    state = get_state()
+    try:
+        presented = parse_token(token, signing_keys())
+    except TokenInvalid as exc:
+        raise TokenRejected(f"token {exc.reason}") from None
+    row = state.db.session.execute(
+        select(Token.id, Token.tenant_id, Token.verifier, Token.status, Token.expires_at).where(
+            Token.token_id == presented.token_id
+        )
+    ).one_or_none()
+    if row is None:
+        raise TokenRejected("token unknown")
+    if not verify_secret(presented.secret, row.verifier):
+        raise TokenRejected("token secret mismatch")
+    now = utcnow()
+    if row.status == "revoked":
+        raise TokenRejected("token revoked")
+    if row.status == "grace" and (row.expires_at is None or row.expires_at <= now):
+        raise TokenRejected("token replaced (grace period over)")
+    _record_use(presented.token_id, row.id)
+    return TokenIdentity(tenant_id=row.tenant_id, token_id=presented.token_id)
+
+
+@hookimpl
+def scim_revoke_tokens(tenant_id: str) -> int:
+    result = get_state().db.session.execute(
+        update(Token)
+        .where(Token.tenant_id == tenant_id, Token.status.in_(("active", "grace")))
+        .values(status="revoked", revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _record_use(token_id: str, row_id: int) -> None:
+    """Write last-used time and address, at most once per interval per token in this process."""
+    state = get_state()
+    interval = state.config.token_last_used_interval
+    clock = time.monotonic()
+    last = state.last_used_written.get(token_id)
+    if last is not None and clock - last < interval:
+        return
+    state.last_used_written[token_id] = clock
+    state.db.session.execute(
+        update(Token)
+        .where(Token.id == row_id)
+        .values(last_used_at=utcnow(), last_used_ip=g.get("scim_client_ip"))
+        .execution_options(synchronize_session=False)
+    )

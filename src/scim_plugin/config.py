@@ -1,0 +1,166 @@
+"""``SCIM_*`` configuration: names, defaults and validation.
+
+Read once by ``ScimPlugin.init_app`` into a frozen :class:`ScimConfig`; invalid values fail at start-up
+with a :class:`ConfigError` naming the key, never at the first request.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .ip import AllowlistError, IpAllowlist, parse_allowlist
+
+DEFAULTS: dict[str, Any] = {
+    "SCIM_URL_PREFIX": "/scim/v2",
+    "SCIM_ADMIN_URL_PREFIX": "/settings/admin/scim",
+    "SCIM_ADMIN_LAYOUT": "layout.html",
+    "SCIM_DEFAULT_PAGE_SIZE": 100,
+    "SCIM_MAX_RESULTS": 1000,
+    "SCIM_MAX_BODY_BYTES": 1024 * 1024,
+    "SCIM_MAX_FILTER_LENGTH": 4096,
+    "SCIM_MAX_FILTER_DEPTH": 24,
+    "SCIM_TRUSTED_PROXIES": "",
+    "SCIM_CLIENT_IP_HEADERS": ("X-Forwarded-For", "X-Origin-Request"),
+    "SCIM_TOKEN_ROTATION_GRACE": 0,
+    "SCIM_TOKEN_LAST_USED_INTERVAL": 60,
+    "SCIM_RATE_LIMIT": "5000 per day",
+    "SCIM_RATE_LIMIT_STORAGE_URI": "memory://",
+    "SCIM_AUDIT_READS": False,
+    "SCIM_AUDIT_RETENTION_DAYS": 90,
+    "SCIM_RESPONSE_STYLE": "scim",
+    "SCIM_PATCH_RESPONSE": 200,
+    "SCIM_PASSWORD": "ignore",
+    "SCIM_PLUGINS": (),
+    "SCIM_BLOCKED_PLUGINS": (),
+}
+
+RESPONSE_STYLES = ("scim", "braze")
+PASSWORD_POLICIES = ("ignore", "host")
+_PREFIX = re.compile(r"^/[A-Za-z0-9._~/-]*[A-Za-z0-9._~-]$")
+_RATE = re.compile(r"^\s*\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day|month|year)s?\s*$", re.I)
+
+
+class ConfigError(ValueError):
+    """Invalid ``SCIM_*`` configuration; the message names the key."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class ScimConfig:
+    url_prefix: str
+    admin_url_prefix: str
+    admin_layout: str
+    default_page_size: int
+    max_results: int
+    max_body_bytes: int
+    max_filter_length: int
+    max_filter_depth: int
+    trusted_proxies: IpAllowlist
+    client_ip_headers: tuple[str, ...]
+    token_rotation_grace: int
+    token_last_used_interval: int
+    rate_limit: str
+    rate_limit_storage_uri: str
+    audit_reads: bool
+    audit_retention_days: int
+    response_style: str
+    patch_response: int
+    password: str
+    plugins: tuple[str, ...]
+    blocked_plugins: tuple[str, ...]
+
+    @classmethod
+    def from_mapping(cls, config: Mapping[str, Any]) -> ScimConfig:
+        """Validate the ``SCIM_*`` keys of ``config`` (defaults fill the gaps)."""
+        unknown = sorted(k for k in config if k.startswith("SCIM_") and k not in DEFAULTS)
+        if unknown:
+            raise ConfigError(unknown[0], f"unknown setting (known: {', '.join(sorted(DEFAULTS))})")
+
+        def get(key: str) -> Any:
+            return config.get(key, DEFAULTS[key])
+
+        def integer(key: str, low: int, high: int) -> int:
+            value = get(key)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(key, f"must be an integer from {low} to {high}, got {value!r}")
+            return value
+
+        def prefix(key: str) -> str:
+            value = get(key)
+            if not isinstance(value, str) or not _PREFIX.match(value):
+                raise ConfigError(key, f"must be a URL path such as '/scim/v2' (no trailing slash), got {value!r}")
+            return value
+
+        def names(key: str) -> tuple[str, ...]:
+            value = get(key)
+            if isinstance(value, str):
+                value = [part.strip() for part in value.split(",") if part.strip()]
+            if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
+                raise ConfigError(key, f"must be a list of names, got {value!r}")
+            return tuple(value)
+
+        def template_name(key: str) -> str:
+            value = get(key)
+            if not isinstance(value, str) or not value.endswith(".html"):
+                raise ConfigError(key, f"must be the name of the host's layout template, got {value!r}")
+            return value
+
+        def choice(key: str, allowed: tuple[Any, ...]) -> Any:
+            value = get(key)
+            if value not in allowed:
+                raise ConfigError(key, f"must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+            return value
+
+        proxies = get("SCIM_TRUSTED_PROXIES")
+        if isinstance(proxies, list | tuple):
+            proxies = ",".join(proxies)
+        if not isinstance(proxies, str):
+            raise ConfigError("SCIM_TRUSTED_PROXIES", f"must be a string or a list, got {proxies!r}")
+        try:
+            trusted = parse_allowlist(proxies)
+        except AllowlistError as exc:
+            raise ConfigError("SCIM_TRUSTED_PROXIES", str(exc)) from None
+
+        rate = get("SCIM_RATE_LIMIT")
+        if not isinstance(rate, str) or not (rate.strip().lower() == "off" or _RATE.match(rate)):
+            raise ConfigError("SCIM_RATE_LIMIT", f"must look like '5000 per day' or be 'off', got {rate!r}")
+        storage = get("SCIM_RATE_LIMIT_STORAGE_URI")
+        if not isinstance(storage, str) or "://" not in storage:
+            raise ConfigError("SCIM_RATE_LIMIT_STORAGE_URI", f"must be a storage URI such as 'memory://', got {storage!r}")
+        audit_reads = get("SCIM_AUDIT_READS")
+        if not isinstance(audit_reads, bool):
+            raise ConfigError("SCIM_AUDIT_READS", f"must be true or false, got {audit_reads!r}")
+
+        max_results = integer("SCIM_MAX_RESULTS", 1, 100_000)
+        page_size = integer("SCIM_DEFAULT_PAGE_SIZE", 1, 100_000)
+        if page_size > max_results:
+            raise ConfigError("SCIM_DEFAULT_PAGE_SIZE", f"must not exceed SCIM_MAX_RESULTS ({max_results})")
+        return cls(
+            url_prefix=prefix("SCIM_URL_PREFIX"),
+            admin_url_prefix=prefix("SCIM_ADMIN_URL_PREFIX"),
+            admin_layout=template_name("SCIM_ADMIN_LAYOUT"),
+            default_page_size=page_size,
+            max_results=max_results,
+            max_body_bytes=integer("SCIM_MAX_BODY_BYTES", 1024, 1024 * 1024 * 1024),
+            max_filter_length=integer("SCIM_MAX_FILTER_LENGTH", 16, 1024 * 1024),
+            max_filter_depth=integer("SCIM_MAX_FILTER_DEPTH", 1, 256),
+            trusted_proxies=trusted,
+            client_ip_headers=names("SCIM_CLIENT_IP_HEADERS"),
+            token_rotation_grace=integer("SCIM_TOKEN_ROTATION_GRACE", 0, 30 * 24 * 3600),
+            token_last_used_interval=integer("SCIM_TOKEN_LAST_USED_INTERVAL", 0, 24 * 3600),
+            rate_limit=rate.strip(),
+            rate_limit_storage_uri=storage,
+            audit_reads=audit_reads,
+            audit_retention_days=integer("SCIM_AUDIT_RETENTION_DAYS", 1, 36500),
+            response_style=choice("SCIM_RESPONSE_STYLE", RESPONSE_STYLES),
+            patch_response=choice("SCIM_PATCH_RESPONSE", (200, 204)),
+            password=choice("SCIM_PASSWORD", PASSWORD_POLICIES),
+            plugins=names("SCIM_PLUGINS"),
+            blocked_plugins=names("SCIM_BLOCKED_PLUGINS"),
+        )

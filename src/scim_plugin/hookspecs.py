@@ -1,0 +1,176 @@
+"""The hooks scim-plugin defines (its extension points).
+
+All are called with keyword arguments. Each docstring states how results combine and what ``None``
+means. ``hooks/scim_hooks.md`` documents every hook here under a heading equal to its signature; a
+test fails when the two drift apart.
+
+Built-in implementations live in :mod:`scim_plugin.builtin` and are registered under the names in
+:data:`scim_plugin.builtin.BUILTIN_PLUGINS`, so a host can block (``SCIM_BLOCKED_PLUGINS``) or
+override them (register its own with ``tryfirst=True``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .markers import hookspec
+
+if TYPE_CHECKING:
+    from flask import Request
+
+    from .ip import IpAllowlist
+    from .seam import (
+        AdminIdentity,
+        HostUserInfo,
+        IssuedCredential,
+        Ref,
+        ScimEvent,
+        TokenIdentity,
+        UserChange,
+        WorkspaceInfo,
+    )
+
+
+# -- The seam to the host's users and workspaces ----------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def scim_create_user(tenant_id: str, user: UserChange) -> str | None:
+    """Create the host user for a newly provisioned SCIM user and return its host id.
+
+    Runs inside the provisioning transaction: raise a :class:`~scim_plugin.errors.ScimError` (for
+    example ``InvalidValue`` naming an unknown workspace, or ``Uniqueness`` for a taken email) to
+    refuse, and nothing is written. The first non-``None`` result wins; ``None`` means "not mine".
+    If no implementation answers, the request fails with 501.
+    """
+
+
+@hookspec(firstresult=True)
+def scim_update_user(tenant_id: str, host_user_id: str, user: UserChange) -> bool | None:
+    """Bring the host user in line with ``user`` (names, department, active flag, permissions).
+
+    ``user.permissions`` is ``None`` when the request did not touch permissions. Runs inside the
+    provisioning transaction; raise a ``ScimError`` to refuse. Return ``True`` when handled; the first
+    non-``None`` result wins; ``None`` means "not mine".
+    """
+
+
+@hookspec(firstresult=True)
+def scim_delete_user(tenant_id: str, host_user_id: str) -> bool | None:
+    """Delete (deprovision) the host user.
+
+    Raise :class:`~scim_plugin.errors.HostRefused` to refuse (for example for a company's last user);
+    the SCIM resource is then kept. Return ``True`` when handled; the first non-``None`` result wins.
+    """
+
+
+@hookspec(firstresult=True)
+def scim_resolve_workspace(tenant_id: str, ref: Ref) -> WorkspaceInfo | None:
+    """Find the tenant's workspace that ``ref`` points at (by id or by name).
+
+    The first non-``None`` result wins; ``None`` from every implementation means "no such workspace".
+    Implementations must only ever return workspaces of ``tenant_id``.
+    """
+
+
+@hookspec(firstresult=True)
+def scim_list_workspaces(tenant_id: str) -> list[WorkspaceInfo] | None:
+    """The tenant's workspaces, for the settings page's default-workspace choice.
+
+    The first non-``None`` result wins; ``None`` means "not mine".
+    """
+
+
+@hookspec(firstresult=True)
+def scim_host_user_info(tenant_id: str, host_user_id: str) -> HostUserInfo | None:
+    """Read-only facts the host keeps about a user (such as the last sign-in time).
+
+    The first non-``None`` result wins; ``None`` means the host has nothing to add.
+    """
+
+
+@hookspec(firstresult=True)
+def scim_resolve_tenant(key: str) -> str | None:
+    """The tenant id for ``key`` as an operator types it on the command line (e.g. a company slug).
+
+    The first non-``None`` result wins; ``None`` from every implementation means "no such tenant".
+    """
+
+
+@hookspec(firstresult=True)
+def scim_current_admin() -> AdminIdentity | None:
+    """The host user signed in to the current request, for the admin settings page.
+
+    The first non-``None`` result wins; ``None`` means nobody is signed in (the page answers 401 or
+    redirects as the host's login flow requires).
+    """
+
+
+# -- Access control ---------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def scim_issue_token(tenant_id: str, issued_by: str | None) -> IssuedCredential | None:
+    """Issue the tenant's SCIM token, replacing (revoking) any previous one.
+
+    The plain token is returned once and must not be stored. The first non-``None`` result wins, so a
+    host can replace the built-in token service; ``None`` means "not mine".
+    """
+
+
+@hookspec(firstresult=True)
+def scim_verify_token(token: str) -> TokenIdentity | None:
+    """Resolve a presented bearer token to the tenant it acts for.
+
+    Three outcomes: a :class:`~scim_plugin.seam.TokenIdentity` accepts; raising
+    :class:`~scim_plugin.auth.TokenRejected` refuses (the reason goes to the audit trail only);
+    ``None`` means "not a token I know", and when every implementation says so the request is refused.
+    """
+
+
+@hookspec(firstresult=True)
+def scim_revoke_tokens(tenant_id: str) -> int | None:
+    """Revoke every token of the tenant at once and return how many were revoked.
+
+    The first non-``None`` result wins; ``None`` means "not mine".
+    """
+
+
+@hookspec(firstresult=True)
+def scim_client_ip(request: Request, trusted_proxies: IpAllowlist) -> str | None:
+    """The client address a SCIM request is checked against.
+
+    The built-in implementation trusts forwarding headers only when the socket peer is one of
+    ``trusted_proxies``. The first non-``None`` result wins; ``None`` from all means "use the socket
+    peer address".
+    """
+
+
+@hookspec
+def scim_ip_allowed(tenant_id: str, address: str | None, allowlist: IpAllowlist) -> bool | None:
+    """May a request from ``address`` act for the tenant?
+
+    Veto rule: any ``False`` denies, otherwise allowed; ``None`` is no opinion. An exception raised by
+    any implementation denies the request (fail closed).
+    """
+
+
+@hookspec
+def scim_origin_allowed(tenant_id: str, presented: str | None, expected: str) -> bool | None:
+    """Does the request's ``X-Request-Origin`` (``presented``) match the tenant's service origin?
+
+    Veto rule as for :func:`scim_ip_allowed`: any ``False`` denies, an exception denies, ``None`` is
+    no opinion. With no opinion at all the request is denied, since an origin is always required.
+    """
+
+
+# -- Events -----------------------------------------------------------------------------------------
+
+
+@hookspec
+def scim_event(event: ScimEvent) -> None:
+    """Observe a provisioning change, a token change or an audited request.
+
+    Called after the change is committed (a host can ship events to its own audit store). Return values
+    are ignored; an exception is logged and never fails the SCIM request.
+    """

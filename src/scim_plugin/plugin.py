@@ -1,0 +1,65 @@
+"""scim-plugin as a plugin of the host (the ``dashboard`` contract).
+
+The host loads this module (``HOST_PLUGINS = ["scim_plugin.plugin"]`` or the ``dashboard.plugins``
+entry point) and calls these implementations. It is the only module that knows the host contract;
+``hooks/host_hooks.md`` documents what each returns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Request
+
+from .auth import cached_allowlist, client_ip
+from .extension import ScimPlugin, create_blueprints, get_state
+from .markers import host_hookimpl
+from .models import TenantSettings
+from .tenants import emit, issue_token
+
+PURPOSE = "scim"
+MENU_KEY = "scim-provisioning"
+
+
+@host_hookimpl
+def dashboard_init_app(app: Flask) -> None:
+    # The host registers our blueprints through dashboard_register_blueprints.
+    ScimPlugin(register_blueprints=False).init_app(app)
+
+
+@host_hookimpl
+def dashboard_register_blueprints(app: Flask) -> list[Blueprint]:
+    return create_blueprints(get_state(app).config)
+
+
+@host_hookimpl
+def dashboard_admin_settings_menu(user: Any) -> list[dict[str, str]] | None:
+    if not getattr(user, "is_admin", False):
+        return None
+    return [{"key": MENU_KEY, "label": "SCIM Provisioning", "endpoint": "scim_admin.settings_page"}]
+
+
+@host_hookimpl
+def dashboard_issue_token(company_id: int, purpose: str, issued_by: Any) -> str | None:
+    if purpose != PURPOSE:
+        return None
+    state = get_state()
+    credential = issue_token(state, str(company_id), getattr(issued_by, "email", None))
+    state.db.session.commit()
+    emit(state, "token.issued", str(company_id), token_id=credential.token_id)
+    return credential.token
+
+
+@host_hookimpl
+def dashboard_check_client_ip(request: Request, company_id: int, purpose: str) -> bool | None:
+    if purpose != PURPOSE:
+        return None
+    state = get_state()
+    settings = state.db.session.get(TenantSettings, str(company_id))
+    if settings is None:
+        return False
+    allowlist = cached_allowlist(settings.ip_allowlist or "")
+    results = state.hook.scim_ip_allowed(
+        tenant_id=str(company_id), address=client_ip(state, request), allowlist=allowlist
+    )
+    return not any(result is False for result in results)

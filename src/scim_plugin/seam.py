@@ -1,0 +1,118 @@
+"""Value objects that cross the seam between the plugin and its host.
+
+Hook implementations receive and return these instead of ORM objects, so a host can back them with
+any model and the plugin never imports the host.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A pointer to a host object by id and/or name, as a SCIM client wrote it."""
+
+    id: str | None = None
+    name: str | None = None
+
+    def describe(self) -> str:
+        return f'id "{self.id}"' if self.id is not None else f'name "{self.name}"'
+
+
+@dataclass(frozen=True)
+class WorkspaceGrant:
+    workspace: Ref
+    permissions: tuple[str, ...] = ()
+    permission_set: Ref | None = None
+
+
+@dataclass(frozen=True)
+class TeamGrant:
+    team: Ref
+    workspace: Ref | None = None
+    permissions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """What a SCIM client asked the user to be allowed to do (Braze's permissions object)."""
+
+    company_permissions: tuple[str, ...] = ()
+    roles: tuple[Ref, ...] = ()
+    workspaces: tuple[WorkspaceGrant, ...] = ()
+    teams: tuple[TeamGrant, ...] = ()
+
+
+@dataclass(frozen=True)
+class UserChange:
+    """The host-relevant part of a SCIM User after a create or update."""
+
+    user_name: str
+    given_name: str | None = None
+    family_name: str | None = None
+    display_name: str | None = None
+    department: str | None = None
+    active: bool = True
+    emails: tuple[str, ...] = ()
+    # None: the request said nothing about permissions, keep what the host has.
+    permissions: Permissions | None = None
+    # The whole SCIM resource, for hosts that map more attributes.
+    resource: dict[str, Any] = field(default_factory=dict, compare=False)
+    # Only set when the host opted in with SCIM_PASSWORD = "host"; never logged (repr=False).
+    password: str | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class WorkspaceInfo:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class HostUserInfo:
+    """Read-only facts the host keeps about a user (Braze's ``lastSignInAt``)."""
+
+    last_sign_in_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AdminIdentity:
+    """The signed-in host user, as the admin settings page needs it."""
+
+    user_id: str
+    display: str
+    tenant_id: str
+    is_admin: bool
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    """A freshly issued SCIM token: ``token`` is shown once and never stored."""
+
+    token: str
+    token_id: str
+    hint: str
+
+
+@dataclass(frozen=True)
+class TokenIdentity:
+    """Who a verified token acts for."""
+
+    tenant_id: str
+    token_id: str
+
+
+@dataclass(frozen=True)
+class ScimEvent:
+    """Something that happened: a provisioning change, a token change or an audited request.
+
+    ``name`` is one of ``user.created``, ``user.updated``, ``user.deactivated``, ``user.reactivated``,
+    ``user.deleted``, ``token.issued``, ``token.revoked``, ``request.refused``, ``request.audited``.
+    """
+
+    name: str
+    tenant_id: str | None
+    data: dict[str, Any] = field(default_factory=dict)

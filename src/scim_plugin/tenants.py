@@ -1,0 +1,121 @@
+"""Tenant settings and token life cycle, shared by the settings page and the CLI.
+
+Functions flush but never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from .extension import ScimState
+from .ip import AllowlistError, parse_allowlist
+from .models import TenantSettings, Token
+from .origin import normalize_origin
+from .seam import IssuedCredential, Ref, ScimEvent, WorkspaceInfo
+
+
+class SettingsError(ValueError):
+    """Invalid settings; ``errors`` maps each form field to its message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{field}: {message}" for field, message in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class SettingsInput:
+    default_workspace: str
+    service_origin: str
+    ip_allowlist: str = ""
+
+
+def resolve_workspace(state: ScimState, tenant_id: str, value: str) -> WorkspaceInfo | None:
+    """Find a workspace by id first, then by name (what an admin or a CLI user typed)."""
+    hook = state.hook.scim_resolve_workspace
+    return hook(tenant_id=tenant_id, ref=Ref(id=value)) or hook(tenant_id=tenant_id, ref=Ref(name=value))
+
+
+def validate_settings(state: ScimState, tenant_id: str, data: SettingsInput) -> tuple[WorkspaceInfo, str, str]:
+    """Check every field and report all problems at once."""
+    problems: dict[str, str] = {}
+    workspace = None
+    if not data.default_workspace.strip():
+        problems["default_workspace"] = "Choose the workspace new users join."
+    else:
+        workspace = resolve_workspace(state, tenant_id, data.default_workspace.strip())
+        if workspace is None:
+            problems["default_workspace"] = f'No workspace "{data.default_workspace.strip()}" in this company.'
+    origin = ""
+    if not data.service_origin.strip():
+        problems["service_origin"] = "Enter the service origin your identity provider sends."
+    else:
+        try:
+            origin = normalize_origin(data.service_origin)
+        except ValueError as exc:
+            problems["service_origin"] = str(exc)
+    allowlist = ""
+    try:
+        allowlist = parse_allowlist(data.ip_allowlist).normalized()
+    except AllowlistError as exc:
+        problems["ip_allowlist"] = str(exc)
+    if problems:
+        raise SettingsError(problems)
+    assert workspace is not None
+    return workspace, origin, allowlist
+
+
+def save_settings(state: ScimState, tenant_id: str, data: SettingsInput) -> TenantSettings:
+    workspace, origin, allowlist = validate_settings(state, tenant_id, data)
+    session = state.db.session
+    settings = session.get(TenantSettings, tenant_id)
+    if settings is None:
+        settings = TenantSettings(tenant_id=tenant_id, service_origin=origin)
+        session.add(settings)
+    settings.default_workspace_id = workspace.id
+    settings.default_workspace_name = workspace.name
+    settings.service_origin = origin
+    settings.ip_allowlist = allowlist
+    settings.enabled = True
+    session.flush()
+    return settings
+
+
+def issue_token(state: ScimState, tenant_id: str, issued_by: str | None) -> IssuedCredential:
+    """Issue (or replace) the tenant's token; the settings must exist first."""
+    if state.db.session.get(TenantSettings, tenant_id) is None:
+        raise SettingsError({"service_origin": "Save the SCIM settings before generating a token."})
+    credential = state.hook.scim_issue_token(tenant_id=tenant_id, issued_by=issued_by)
+    if credential is None:
+        raise RuntimeError("no scim_issue_token implementation answered")
+    settings = state.db.session.get(TenantSettings, tenant_id)
+    settings.enabled = True
+    state.db.session.flush()
+    return credential
+
+
+def disable(state: ScimState, tenant_id: str) -> int:
+    """Revoke the tenant's tokens and stop SCIM for it; settings and users are kept."""
+    revoked = state.hook.scim_revoke_tokens(tenant_id=tenant_id) or 0
+    settings = state.db.session.get(TenantSettings, tenant_id)
+    if settings is not None:
+        settings.enabled = False
+    state.db.session.flush()
+    return revoked
+
+
+def current_token(state: ScimState, tenant_id: str) -> Token | None:
+    return state.db.session.execute(
+        select(Token).where(Token.tenant_id == tenant_id, Token.status == "active")
+    ).scalar_one_or_none()
+
+
+def emit(state: ScimState, name: str, tenant_id: str | None, **data: object) -> None:
+    """Tell ``scim_event`` observers; an observer's failure never fails the caller."""
+    try:
+        state.hook.scim_event(event=ScimEvent(name=name, tenant_id=tenant_id, data=dict(data)))
+    except Exception:
+        import logging
+
+        logging.getLogger(__name__).exception("scim_event observer failed for %s", name)

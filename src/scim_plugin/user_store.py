@@ -1,0 +1,380 @@
+"""Provisioned users: the SCIM documents in ``scim_users`` and their host users, kept in step.
+
+Every method runs inside the caller's transaction and only flushes (the API commits once per request).
+Tenant isolation: every statement is filtered on ``tenant_id``. Uniqueness of ``userName`` is enforced
+by the database's unique index, and ``If-Match`` by ``UPDATE ... WHERE version = :expected``, so races
+are settled by the database, not by a read-then-write check.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from . import errors
+from .extension import ScimState
+from .filters import Node
+from .models import ScimUser, ScimUserValue, new_id, utcnow
+from .patch import apply_patch
+from .resources import check_immutable, format_datetime, merge_for_put, normalize_input
+from .schemas import ENTERPRISE_USER_URN, PERMISSIONS_URN, USER_RESOURCE
+from .seam import Permissions, Ref, TeamGrant, UserChange, WorkspaceGrant
+from .sql_filters import VALUE_TABLE_ATTRIBUTES, FilterCompiler
+
+SORTABLE = {
+    "username": ScimUser.user_name_norm,
+    "displayname": ScimUser.display_name_norm,
+    "name.givenname": ScimUser.given_name_norm,
+    "name.familyname": ScimUser.family_name_norm,
+    "externalid": ScimUser.external_id,
+    "id": ScimUser.id,
+    "active": ScimUser.active,
+    "meta.created": ScimUser.created_at,
+    "meta.lastmodified": ScimUser.updated_at,
+}
+READ_ONLY_KEYS = ("id", "meta", "groups")
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    filter: Node | None
+    start_index: int
+    count: int
+    sort_by: str | None
+    descending: bool
+
+
+def etag(version: int) -> str:
+    return f'W/"{version}"'
+
+
+def parse_etag(value: str) -> int | None:
+    """The version an ``If-Match``/``If-None-Match`` value names, or ``None`` for a foreign tag."""
+    text = value.strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    text = text.strip('"')
+    return int(text) if text.isdigit() else None
+
+
+def if_match_versions(header: str | None) -> list[int] | None:
+    """``None`` when there is no ``If-Match``; ``[]`` for ``*``-less tags that name no version."""
+    if header is None:
+        return None
+    if header.strip() == "*":
+        return None
+    return [v for v in (parse_etag(part) for part in header.split(",")) if v is not None]
+
+
+class UserStore:
+    """The tenant's SCIM users."""
+
+    def __init__(self, state: ScimState, tenant_id: str, default_workspace: Ref | None) -> None:
+        self.state = state
+        self.session = state.db.session
+        self.tenant_id = tenant_id
+        self.default_workspace = default_workspace
+
+    # -- reads ---------------------------------------------------------------------------------------
+
+    def get(self, user_id: str) -> ScimUser:
+        row = self.session.execute(
+            select(ScimUser).where(ScimUser.tenant_id == self.tenant_id, ScimUser.id == user_id)
+        ).scalar_one_or_none()
+        if row is None:
+            raise errors.NotFound(f"User {user_id} not found.")
+        return row
+
+    def search(self, query: ListQuery) -> tuple[int, list[ScimUser]]:
+        condition = ScimUser.tenant_id == self.tenant_id
+        if query.filter is not None:
+            condition = condition & FilterCompiler(USER_RESOURCE).compile(query.filter)
+        total = self.session.execute(select(func.count()).select_from(ScimUser).where(condition)).scalar_one()
+        if query.count == 0 or total < query.start_index:
+            return total, []
+        order = []
+        if query.sort_by:
+            column = self._sort_column(query.sort_by)
+            order.append(column.desc().nulls_first() if query.descending else column.asc().nulls_last())
+        # created_at then id: a stable order across pages whatever the sort key.
+        order += [ScimUser.created_at, ScimUser.id]
+        rows = self.session.execute(
+            select(ScimUser).where(condition).order_by(*order).offset(query.start_index - 1).limit(query.count)
+        ).scalars().all()
+        return total, list(rows)
+
+    def _sort_column(self, sort_by: str) -> Any:
+        from .schemas import resolve_path
+
+        path = resolve_path(USER_RESOURCE, sort_by)
+        if path is None:
+            raise errors.InvalidValue(f"Unknown sortBy attribute {sort_by!r}.")
+        key = path.attribute.name.lower() + (f".{path.sub.name.lower()}" if path.sub else "")
+        if not path.is_extension and key in SORTABLE:
+            return SORTABLE[key]
+        if path.attribute.multi_valued or (path.attribute.type == "complex" and path.sub is None):
+            raise errors.InvalidValue(f"Cannot sort by {sort_by!r}.")
+        json_path = (path.attribute.name,) + ((path.sub.name,) if path.sub else ())
+        if path.is_extension:
+            json_path = (path.schema.id, *json_path)
+        return func.lower(ScimUser.resource[json_path].as_string())
+
+    # -- writes --------------------------------------------------------------------------------------
+
+    def create(self, body: Any) -> ScimUser:
+        resource = normalize_input(body, USER_RESOURCE)
+        password = resource.pop("password", None)
+        self._add_default_workspace(resource)
+        now = utcnow()
+        row = ScimUser(id=new_id(), tenant_id=self.tenant_id, version=1, created_at=now, updated_at=now)
+        self._fill(row, resource)
+        self.session.add(row)
+        self._flush_unique(row.user_name)
+        self._write_values(row, new=True)
+        host_id = self.state.hook.scim_create_user(tenant_id=self.tenant_id, user=self._change(row, password))
+        if host_id is None:
+            raise errors.NotImplementedFeature("No host implementation creates users (scim_create_user).")
+        row.host_user_id = str(host_id)
+        self.session.flush()
+        return row
+
+    def replace(self, user_id: str, body: Any, if_match: str | None) -> ScimUser:
+        row = self.get(user_id)
+        new = normalize_input(body, USER_RESOURCE)
+        password = new.pop("password", None)
+        old = self._stored(row)
+        check_immutable(old, new, USER_RESOURCE)
+        merged = merge_for_put(old, new, USER_RESOURCE)
+        if PERMISSIONS_URN not in merged:
+            self._add_default_workspace(merged)
+        permissions_given = PERMISSIONS_URN in new or "permissions" in {k.lower() for k in body}
+        return self._save(row, old, merged, if_match, password, permissions_given)
+
+    def patch(self, user_id: str, operations: Any, if_match: str | None) -> tuple[ScimUser, bool]:
+        row = self.get(user_id)
+        old = self._stored(row)
+        result = apply_patch(old, operations, USER_RESOURCE)
+        if not result.changed:
+            self._check_version(row, if_match)
+            return row, False
+        permissions_given = result.resource.get(PERMISSIONS_URN) != old.get(PERMISSIONS_URN)
+        password = result.resource.pop("password", None)
+        return self._save(row, old, result.resource, if_match, password, permissions_given), True
+
+    def delete(self, user_id: str, if_match: str | None) -> None:
+        row = self.get(user_id)
+        versions = if_match_versions(if_match)
+        stmt = delete(ScimUser).where(ScimUser.tenant_id == self.tenant_id, ScimUser.id == row.id)
+        if versions is not None:
+            stmt = stmt.where(ScimUser.version.in_(versions or [-1]))
+        if row.host_user_id is not None:
+            handled = self.state.hook.scim_delete_user(tenant_id=self.tenant_id, host_user_id=row.host_user_id)
+            if handled is None:
+                raise errors.NotImplementedFeature("No host implementation deletes users (scim_delete_user).")
+        self.session.execute(delete(ScimUserValue).where(ScimUserValue.user_id == row.id))
+        result = self.session.execute(stmt.execution_options(synchronize_session=False))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise errors.PreconditionFailed("The user was changed by someone else (If-Match failed).")
+        self.session.expunge(row)
+
+    # -- helpers -------------------------------------------------------------------------------------
+
+    def _stored(self, row: ScimUser) -> dict[str, Any]:
+        resource = copy.deepcopy(row.resource)
+        resource["id"] = row.id
+        return resource
+
+    def _check_version(self, row: ScimUser, if_match: str | None) -> None:
+        versions = if_match_versions(if_match)
+        if versions is not None and row.version not in versions:
+            raise errors.PreconditionFailed("The user was changed by someone else (If-Match failed).")
+
+    def _save(
+        self,
+        row: ScimUser,
+        old: dict[str, Any],
+        new: dict[str, Any],
+        if_match: str | None,
+        password: str | None,
+        permissions_given: bool,
+    ) -> ScimUser:
+        for key in READ_ONLY_KEYS:
+            new.pop(key, None)
+        if new == {k: v for k, v in old.items() if k not in READ_ONLY_KEYS} and password is None:
+            self._check_version(row, if_match)
+            return row
+        versions = if_match_versions(if_match)
+        expected = row.version
+        if versions is not None and expected not in versions:
+            raise errors.PreconditionFailed("The user was changed by someone else (If-Match failed).")
+        previous_name = row.user_name
+        values = self._columns(new)
+        now = utcnow()
+        # The version check lives in the UPDATE itself: of two concurrent writers only one matches.
+        result = self.session.execute(
+            update(ScimUser)
+            .where(ScimUser.tenant_id == self.tenant_id, ScimUser.id == row.id, ScimUser.version == expected)
+            .values(**values, resource=new, version=expected + 1, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise errors.PreconditionFailed("The user was changed by someone else; fetch it and retry.")
+        self.session.expire(row)
+        self._flush_unique(values["user_name"], previous=previous_name)
+        self._write_values(row, new=False)
+        change = self._change(row, password, with_permissions=permissions_given)
+        if row.host_user_id is not None:
+            handled = self.state.hook.scim_update_user(
+                tenant_id=self.tenant_id, host_user_id=row.host_user_id, user=change
+            )
+            if handled is None:
+                raise errors.NotImplementedFeature("No host implementation updates users (scim_update_user).")
+        self.session.flush()
+        return row
+
+    def _flush_unique(self, user_name: str, previous: str | None = None) -> None:
+        try:
+            with self.session.begin_nested():
+                self.session.flush()
+        except IntegrityError:
+            raise errors.Uniqueness(f'A user with userName "{user_name}" already exists.') from None
+
+    def _add_default_workspace(self, resource: dict[str, Any]) -> None:
+        """A user created without a workspace joins the tenant's default workspace."""
+        ext = resource.get(PERMISSIONS_URN) or {}
+        if ext.get("workspaces") or ext.get("teams") or self.default_workspace is None:
+            return
+        entry = {"value": self.default_workspace.id, "display": self.default_workspace.name}
+        resource[PERMISSIONS_URN] = {**ext, "workspaces": [{k: v for k, v in entry.items() if v}]}
+        schemas = resource.setdefault("schemas", [USER_RESOURCE.schema.id])
+        if PERMISSIONS_URN not in schemas:
+            schemas.append(PERMISSIONS_URN)
+
+    @staticmethod
+    def _columns(resource: dict[str, Any]) -> dict[str, Any]:
+        name = resource.get("name") or {}
+
+        def lowered(value: Any) -> str | None:
+            return value.lower()[:255] if isinstance(value, str) else None
+
+        return {
+            "user_name": resource["userName"],
+            "user_name_norm": resource["userName"].lower(),
+            "external_id": resource.get("externalId"),
+            "display_name_norm": lowered(resource.get("displayName")),
+            "given_name_norm": lowered(name.get("givenName")),
+            "family_name_norm": lowered(name.get("familyName")),
+            "active": bool(resource.get("active", True)),
+        }
+
+    def _fill(self, row: ScimUser, resource: dict[str, Any]) -> None:
+        for key in READ_ONLY_KEYS:
+            resource.pop(key, None)
+        for column, value in self._columns(resource).items():
+            setattr(row, column, value)
+        row.resource = resource
+
+    def _write_values(self, row: ScimUser, *, new: bool) -> None:
+        """Mirror the multi-valued attributes into ``scim_user_values`` for filtering."""
+        if not new:
+            self.session.execute(delete(ScimUserValue).where(ScimUserValue.user_id == row.id))
+        resource = row.resource
+        rows = []
+        for attribute in VALUE_TABLE_ATTRIBUTES:
+            for entry in resource.get(attribute) or []:
+                if not isinstance(entry, dict):
+                    continue
+                value = entry.get("value")
+                text = value if isinstance(value, str) else None
+                rows.append(
+                    {
+                        "user_id": row.id,
+                        "tenant_id": self.tenant_id,
+                        "attribute": attribute,
+                        "type": entry["type"].lower()[:64] if isinstance(entry.get("type"), str) else None,
+                        "value": text[:512] if text else None,
+                        "value_norm": text.lower()[:512] if text else None,
+                        "primary": entry.get("primary") is True,
+                    }
+                )
+        if rows:
+            self.session.execute(insert(ScimUserValue), rows)
+
+    def _change(self, row: ScimUser, password: str | None, *, with_permissions: bool = True) -> UserChange:
+        resource = row.resource
+        name = resource.get("name") or {}
+        enterprise = resource.get(ENTERPRISE_USER_URN) or {}
+        emails = tuple(e["value"] for e in resource.get("emails") or [] if isinstance(e.get("value"), str))
+        return UserChange(
+            user_name=resource["userName"],
+            given_name=name.get("givenName"),
+            family_name=name.get("familyName"),
+            display_name=resource.get("displayName"),
+            department=enterprise.get("department"),
+            active=bool(resource.get("active", True)),
+            emails=emails,
+            permissions=permissions_from(resource.get(PERMISSIONS_URN)) if with_permissions else None,
+            resource=resource,
+            password=password if self.state.config.password == "host" else None,
+        )
+
+
+def _ref(entry: dict[str, Any], id_key: str = "value", name_key: str = "display") -> Ref:
+    return Ref(id=entry.get(id_key), name=entry.get(name_key))
+
+
+def permissions_from(ext: dict[str, Any] | None) -> Permissions:
+    """The permissions extension as the host seam's value object."""
+    ext = ext or {}
+    return Permissions(
+        company_permissions=tuple(ext.get("companyPermissions") or ()),
+        roles=tuple(_ref(role) for role in ext.get("roles") or ()),
+        workspaces=tuple(
+            WorkspaceGrant(
+                workspace=_ref(ws),
+                permissions=tuple(ws.get("permissions") or ()),
+                permission_set=Ref(id=ws.get("permissionSetId"), name=ws.get("permissionSet"))
+                if ws.get("permissionSet") or ws.get("permissionSetId")
+                else None,
+            )
+            for ws in ext.get("workspaces") or ()
+        ),
+        teams=tuple(
+            TeamGrant(
+                team=_ref(team),
+                workspace=Ref(id=team.get("workspace"), name=team.get("workspaceName"))
+                if team.get("workspace") or team.get("workspaceName")
+                else None,
+                permissions=tuple(team.get("permissions") or ()),
+            )
+            for team in ext.get("teams") or ()
+        ),
+    )
+
+
+def meta(row: ScimUser, location: str) -> dict[str, Any]:
+    return {
+        "resourceType": "User",
+        "created": format_datetime(row.created_at),
+        "lastModified": format_datetime(row.updated_at),
+        "location": location,
+        "version": etag(row.version),
+    }
+
+
+def document(row: ScimUser, location: str, last_sign_in: datetime | None = None) -> dict[str, Any]:
+    """The full canonical resource of a stored user (before projection)."""
+    resource = copy.deepcopy(row.resource)
+    resource["id"] = row.id
+    resource["meta"] = meta(row, location)
+    if last_sign_in is not None:
+        ext = resource.setdefault(PERMISSIONS_URN, {})
+        ext["lastSignInAt"] = format_datetime(last_sign_in)
+        if PERMISSIONS_URN not in resource.setdefault("schemas", []):
+            resource["schemas"].append(PERMISSIONS_URN)
+    return resource
