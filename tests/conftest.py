@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from examples.host_app import create_app
+from examples.host_app.extensions import db as host_db
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
-from examples.host_app import create_app
-from examples.host_app.extensions import db as host_db
 from scim_plugin.models import ScimBase
 
 ORIGIN = "idp.example.com"
@@ -58,6 +58,20 @@ def _empty_tables(database_url: str) -> None:
     engine.dispose()
 
 
+_made_apps: list[Flask] = []
+
+
+@pytest.fixture(autouse=True)
+def _dispose_apps() -> Iterator[None]:
+    """Close the connection pools of every app a test made (PostgreSQL warns about leaked ones)."""
+    yield
+    while _made_apps:
+        made = _made_apps.pop()
+        with made.app_context():
+            host_db.session.remove()
+            host_db.engine.dispose()
+
+
 def make_app(database_url: str, tmp_path: Any, **config: Any) -> Flask:
     settings = {
         "TESTING": True,
@@ -68,7 +82,9 @@ def make_app(database_url: str, tmp_path: Any, **config: Any) -> Flask:
     }
     settings.update(config)
     os.environ.setdefault("HOST_INSTANCE_PATH", str(tmp_path))
-    return create_app(settings)
+    made = create_app(settings)
+    _made_apps.append(made)
+    return made
 
 
 @pytest.fixture
@@ -84,9 +100,6 @@ def app(_schema: None, database_url: str, tmp_path: Any, app_config: dict[str, A
     result = application.test_cli_runner().invoke(args=["demo", "init"])
     assert result.exit_code == 0, result.output
     yield application
-    with application.app_context():
-        host_db.session.remove()
-        host_db.engine.dispose()
 
 
 @pytest.fixture
@@ -116,8 +129,9 @@ class ScimClient:
         headers.update(extra or {})
         return headers
 
-    def request(self, method: str, path: str, json: Any = None, headers: dict[str, str] | None = None,
-                **kwargs: Any) -> Any:
+    def request(
+        self, method: str, path: str, json: Any = None, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> Any:
         if json is not None:
             kwargs["json"] = json
         return self.client.open(self.prefix + path, method=method, headers=self.headers(headers), **kwargs)

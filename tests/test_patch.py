@@ -6,6 +6,8 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scim_plugin.errors import (
     InvalidFilter,
@@ -17,7 +19,8 @@ from scim_plugin.errors import (
     ScimError,
 )
 from scim_plugin.patch import PatchResult, apply_patch
-from test_filter_parser import ENTERPRISE_URN, GROUP_TYPE, USER_TYPE, USER_URN
+
+from .test_filter_parser import ENTERPRISE_URN, GROUP_TYPE, USER_TYPE, USER_URN
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
@@ -569,7 +572,7 @@ def test_changed_false_when_values_are_identical() -> None:
     assert result.resource == user
 
 
-def test_changed_true_when_a_later_op_reverts_nothing() -> None:
+def test_changed_compares_the_final_result_with_the_input() -> None:
     body = ops({"op": "replace", "path": "title", "value": "A"}, {"op": "remove", "path": "title"})
     assert not patch(make_user(), body).changed
     assert patch(make_user(), ops({"op": "replace", "path": "title", "value": "A"})).changed
@@ -737,3 +740,84 @@ def test_errors_keep_status_and_scim_type() -> None:
     with pytest.raises(ScimError) as info:
         apply_patch(make_user(), [{"op": "remove"}], USER_TYPE)
     assert (info.value.status, info.value.scim_type) == (400, "noTarget")
+
+
+def test_remove_with_capitalised_value_key() -> None:
+    body = ops({"op": "Remove", "path": "members", "value": [{"Value": "b"}]})
+    assert [m["value"] for m in patch(make_group("a", "b"), body, GROUP_TYPE).resource["members"]] == ["a"]
+
+
+def test_pathless_key_with_value_filter() -> None:
+    body = ops({"op": "replace", "value": {'emails[type eq "work"].display': "Work"}})
+    assert patch(make_user(), body).resource["emails"][0]["display"] == "Work"
+
+
+# -- fuzzing: a ScimError is the only possible failure
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+_PATHS = st.sampled_from(
+    [
+        "userName",
+        "active",
+        "name",
+        "name.givenName",
+        "emails",
+        "emails.primary",
+        'emails[type eq "work"]',
+        'emails[type eq "work"].value',
+        'emails[value co "x"].primary',
+        "roles",
+        "tags",
+        "meta.created",
+        "id",
+        "groups",
+        "badge",
+        "loginCount",
+        "employeeSince",
+        ENTERPRISE_URN,
+        f"{ENTERPRISE_URN}:manager",
+        "manager.value",
+        "nosuch",
+        "emails[",
+        "",
+    ]
+)
+_OPERATION = st.fixed_dictionaries(
+    {"op": st.sampled_from(["add", "Replace", "REMOVE", "move"])},
+    optional={
+        "path": _PATHS,
+        "value": _JSON | st.dictionaries(_PATHS, _JSON, max_size=3) | st.lists(_JSON, max_size=3),
+    },
+)
+
+
+@settings(database=None, max_examples=400, deadline=None)
+@given(st.lists(_OPERATION, max_size=4))
+def test_fuzz_operations_raise_only_scim_errors(operations: list[dict[str, Any]]) -> None:
+    user = make_user()
+    snapshot = copy.deepcopy(user)
+    try:
+        result = apply_patch(user, operations, USER_TYPE)
+    except ScimError:
+        pass
+    else:
+        assert result.changed == (result.resource != snapshot)
+    assert user == snapshot
+
+
+def test_extension_object_echoing_its_schemas_is_accepted():
+    # scim2-tester (and clients built on pydantic models) serialise an extension with its "schemas".
+    resource = {"schemas": [USER_URN], "userName": "x"}
+    ops = [
+        {
+            "op": "add",
+            "path": ENTERPRISE_URN,
+            "value": {"schemas": [ENTERPRISE_URN], "department": "Sales"},
+        }
+    ]
+    result = apply_patch(resource, ops, USER_TYPE)
+    assert result.resource[ENTERPRISE_URN] == {"department": "Sales"}

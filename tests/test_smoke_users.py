@@ -2,7 +2,9 @@ from __future__ import annotations
 
 
 def test_create_and_get_user(scim):
-    r = scim.post("/Users", json={"userName": "alice@example.com", "name": {"givenName": "Alice", "familyName": "A"}})
+    r = scim.post(
+        "/Users", json={"userName": "alice@example.com", "name": {"givenName": "Alice", "familyName": "A"}}
+    )
     assert r.status_code == 201, r.get_json()
     body = r.get_json()
     r2 = scim.get(f"/Users/{body['id']}")

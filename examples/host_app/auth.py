@@ -47,7 +47,9 @@ def login() -> Any:
     error = None
     if request.method == "POST":
         email = request.form.get("email", "").strip()
-        user = db.session.execute(select(User).where(func.lower(User.email) == email.lower())).scalar_one_or_none()
+        user = db.session.execute(
+            select(User).where(func.lower(User.email) == email.lower())
+        ).scalar_one_or_none()
         if user is None or not user.active or not user.check_password(request.form.get("password", "")):
             error = "Wrong email or password."
         else:

@@ -48,22 +48,46 @@ def demo_init() -> None:
         if not db.session.execute(select(Team).where(Team.workspace_id == workspaces[0].id)).first():
             db.session.add(Team(workspace=workspaces[0], name="Growth"))
         if not db.session.execute(select(Role).where(Role.company_id == company.id)).first():
-            db.session.add(Role(company=company, name="Campaign Manager",
-                                grants=[{"workspace_id": workspaces[0].id, "permissions": ["view_campaigns", "edit_campaigns"]}]))
-        if not db.session.execute(select(PermissionSet).where(PermissionSet.company_id == company.id)).first():
-            db.session.add(PermissionSet(company_id=company.id, name="Read Only", permissions=["view_campaigns", "view_segments"]))
+            db.session.add(
+                Role(
+                    company=company,
+                    name="Campaign Manager",
+                    grants=[
+                        {
+                            "workspace_id": workspaces[0].id,
+                            "permissions": ["view_campaigns", "edit_campaigns"],
+                        }
+                    ],
+                )
+            )
+        if not db.session.execute(
+            select(PermissionSet).where(PermissionSet.company_id == company.id)
+        ).first():
+            db.session.add(
+                PermissionSet(
+                    company_id=company.id, name="Read Only", permissions=["view_campaigns", "view_segments"]
+                )
+            )
         email = f"admin@{slug}.example"
         admin = db.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
         if admin is None:
-            admin = User(company=company, email=email, given_name="Ada", family_name="Admin",
-                         company_permissions=["admin"], provisioning_method="manual")
+            admin = User(
+                company=company,
+                email=email,
+                given_name="Ada",
+                family_name="Admin",
+                company_permissions=["admin"],
+                provisioning_method="manual",
+            )
             admin.set_password(demo_password(slug))
             db.session.add(admin)
     db.session.commit()
     for slug in DEMO_COMPANIES:
         click.echo(f"company {slug}: sign in as admin@{slug}.example / {demo_password(slug)}")
     if scim is not None:
-        click.echo(f"SCIM API base path: {scim.config.url_prefix} (for example http://127.0.0.1:5000{scim.config.url_prefix})")
+        click.echo(
+            f"SCIM API base path: {scim.config.url_prefix} (for example http://127.0.0.1:5000{scim.config.url_prefix})"
+        )
 
 
 def register(app: Flask) -> None:

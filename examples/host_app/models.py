@@ -96,7 +96,9 @@ class User(db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(256))
     company_permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
     provisioning_method: Mapped[str] = mapped_column(String(16), default="manual")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
     last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     company: Mapped[Company] = relationship()

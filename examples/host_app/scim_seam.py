@@ -137,6 +137,45 @@ def scim_delete_user(tenant_id: str, host_user_id: str) -> bool:
 
 
 @hookimpl
+def scim_canonical_values(tenant_id: str) -> dict[str, list[str]]:
+    """Publish the tenant's workspaces, teams, roles, permission sets and permission strings."""
+    from scim_plugin.schemas import PERMISSIONS_URN
+
+    company_id = _company_id(tenant_id)
+    workspaces = db.session.execute(
+        select(Workspace.id, Workspace.name).where(Workspace.company_id == company_id).order_by(Workspace.id)
+    ).all()
+    teams = db.session.execute(
+        select(Team.id, Team.name, Team.workspace_id)
+        .join(Workspace, Team.workspace_id == Workspace.id)
+        .where(Workspace.company_id == company_id)
+        .order_by(Team.id)
+    ).all()
+    roles = db.session.execute(select(Role.id, Role.name).where(Role.company_id == company_id)).all()
+    sets = db.session.execute(
+        select(PermissionSet.id, PermissionSet.name).where(PermissionSet.company_id == company_id)
+    ).all()
+    team_workspaces = [ws for ws in workspaces if any(team.workspace_id == ws.id for team in teams)]
+    urn = PERMISSIONS_URN
+    return {
+        f"{urn}:companyPermissions": sorted(COMPANY_PERMISSIONS),
+        f"{urn}:roles.value": [str(r.id) for r in roles],
+        f"{urn}:roles.display": [r.name for r in roles],
+        f"{urn}:workspaces.value": [str(w.id) for w in workspaces],
+        f"{urn}:workspaces.display": [w.name for w in workspaces],
+        f"{urn}:workspaces.permissions": sorted(WORKSPACE_PERMISSIONS),
+        f"{urn}:workspaces.permissionSet": [p.name for p in sets],
+        f"{urn}:workspaces.permissionSetId": [str(p.id) for p in sets],
+        f"{urn}:teams.value": [str(t.id) for t in teams],
+        f"{urn}:teams.display": [t.name for t in teams],
+        f"{urn}:teams.permissions": sorted(TEAM_PERMISSIONS),
+        # A team is named together with its workspace: only workspaces that have teams make sense.
+        f"{urn}:teams.workspace": [str(w.id) for w in team_workspaces],
+        f"{urn}:teams.workspaceName": [w.name for w in team_workspaces],
+    }
+
+
+@hookimpl
 def scim_host_user_info(tenant_id: str, host_user_id: str) -> Any:
     host_user = db.session.get(User, int(host_user_id))
     if host_user is None or host_user.company_id != _company_id(tenant_id):
@@ -165,7 +204,9 @@ def _apply_permissions(host_user: User, permissions: Any) -> None:
     """Replace the user's company permissions, roles, workspace and team memberships."""
     company_id = host_user.company_id
     in_company = Workspace.company_id == company_id
-    host_user.company_permissions = _check_permissions(permissions.company_permissions, COMPANY_PERMISSIONS, "company")
+    host_user.company_permissions = _check_permissions(
+        permissions.company_permissions, COMPANY_PERMISSIONS, "company"
+    )
 
     roles = []
     for ref in permissions.roles:
@@ -195,7 +236,9 @@ def _apply_permissions(host_user: User, permissions: Any) -> None:
             raise _errors().InvalidValue(f"Unknown workspace {grant.workspace.describe()}.")
         permission_set = None
         if grant.permission_set is not None:
-            permission_set = _by_ref(PermissionSet, grant.permission_set, PermissionSet.company_id == company_id)
+            permission_set = _by_ref(
+                PermissionSet, grant.permission_set, PermissionSet.company_id == company_id
+            )
             if permission_set is None:
                 raise _errors().InvalidValue(f"Unknown permission set {grant.permission_set.describe()}.")
         row = membership(workspace.id)

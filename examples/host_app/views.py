@@ -32,13 +32,22 @@ def index() -> Any:
 def home() -> Any:
     company_id = g.user.company_id
     counts = db.session.execute(
-        select(func.count(User.id), func.count(User.id).filter(User.active.is_(True)),
-               func.count(User.id).filter(User.provisioning_method == "scim"))
-        .where(User.company_id == company_id)
+        select(
+            func.count(User.id),
+            func.count(User.id).filter(User.active.is_(True)),
+            func.count(User.id).filter(User.provisioning_method == "scim"),
+        ).where(User.company_id == company_id)
     ).one()
-    recent = db.session.execute(
-        select(User).where(User.company_id == company_id).order_by(User.created_at.desc(), User.id.desc()).limit(8)
-    ).scalars().all()
+    recent = (
+        db.session.execute(
+            select(User)
+            .where(User.company_id == company_id)
+            .order_by(User.created_at.desc(), User.id.desc())
+            .limit(8)
+        )
+        .scalars()
+        .all()
+    )
     return render_template("dashboard.html", counts=counts, recent=recent, workspaces=_workspaces(company_id))
 
 
@@ -52,10 +61,16 @@ def users() -> Any:
         pattern = "%" + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(func.lower(User.email).like(pattern, escape="\\"))
     total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    rows = db.session.execute(
-        stmt.options(selectinload(User.memberships).selectinload(WorkspaceMembership.workspace))
-        .order_by(User.email).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
-    ).scalars().all()
+    rows = (
+        db.session.execute(
+            stmt.options(selectinload(User.memberships).selectinload(WorkspaceMembership.workspace))
+            .order_by(User.email)
+            .limit(PAGE_SIZE)
+            .offset((page - 1) * PAGE_SIZE)
+        )
+        .scalars()
+        .all()
+    )
     return render_template("users.html", users=rows, total=total, page=page, page_size=PAGE_SIZE, q=query)
 
 
@@ -83,7 +98,8 @@ def admin_settings() -> Any:
 def _workspaces(company_id: int) -> list[dict[str, Any]]:
     members = (
         select(WorkspaceMembership.workspace_id, func.count().label("n"))
-        .group_by(WorkspaceMembership.workspace_id).subquery()
+        .group_by(WorkspaceMembership.workspace_id)
+        .subquery()
     )
     rows = db.session.execute(
         select(Workspace, func.coalesce(members.c.n, 0))
@@ -93,5 +109,3 @@ def _workspaces(company_id: int) -> list[dict[str, Any]]:
         .order_by(Workspace.name)
     ).all()
     return [{"workspace": ws, "members": n} for ws, n in rows]
-
-

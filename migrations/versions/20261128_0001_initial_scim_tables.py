@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -89,7 +88,7 @@ def upgrade() -> None:
         sa.Column("display_name_norm", sa.String(length=255), nullable=True),
         sa.Column("given_name_norm", sa.String(length=255), nullable=True),
         sa.Column("family_name_norm", sa.String(length=255), nullable=True),
-        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=True),
         sa.Column("resource", sa.JSON(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -114,7 +113,7 @@ def upgrade() -> None:
         sa.Column("type", sa.String(length=64), nullable=True),
         sa.Column("value", sa.String(length=512), nullable=True),
         sa.Column("value_norm", sa.String(length=512), nullable=True),
-        sa.Column("primary", sa.Boolean(), nullable=False),
+        sa.Column("primary", sa.Boolean(), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["scim_users.id"],

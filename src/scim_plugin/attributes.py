@@ -141,7 +141,7 @@ class ResourceType:
         for schema in sorted(self.schemas, key=lambda s: -len(s.id)):
             prefix = schema.id.lower() + ":"
             if lowered.startswith(prefix):
-                return self._resolve_in(schema, path[len(prefix):])
+                return self._resolve_in(schema, path[len(prefix) :])
         for schema in self.schemas:
             found = self._resolve_in(schema, path)
             if found is not None:

@@ -22,7 +22,9 @@ from .tokens import parse_authorization_header
 
 log = logging.getLogger(__name__)
 
-REFUSAL_DETAIL = "Authentication failed: check the SCIM token, the X-Request-Origin header and the IP allowlist."
+REFUSAL_DETAIL = (
+    "Authentication failed: check the SCIM token, the X-Request-Origin header and the IP allowlist."
+)
 ORIGIN_HEADERS = ("X-Request-Origin", "X-Origin-Request")
 
 
@@ -99,7 +101,10 @@ def authenticate(state: ScimState, request: Request) -> ScimContext:
 
     presented = next((request.headers[h] for h in ORIGIN_HEADERS if h in request.headers), None)
     denied, opinion = _gate(
-        state.hook.scim_origin_allowed, tenant_id=tenant_id, presented=presented, expected=settings.service_origin
+        state.hook.scim_origin_allowed,
+        tenant_id=tenant_id,
+        presented=presented,
+        expected=settings.service_origin,
     )
     if denied or not opinion:
         reason = "missing X-Request-Origin" if presented is None else "wrong X-Request-Origin"

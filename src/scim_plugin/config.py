@@ -11,6 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from limits import parse
+from limits.storage import storage_from_string
+
 from .ip import AllowlistError, IpAllowlist, parse_allowlist
 
 DEFAULTS: dict[str, Any] = {
@@ -40,7 +43,23 @@ DEFAULTS: dict[str, Any] = {
 RESPONSE_STYLES = ("scim", "braze")
 PASSWORD_POLICIES = ("ignore", "host")
 _PREFIX = re.compile(r"^/[A-Za-z0-9._~/-]*[A-Za-z0-9._~-]$")
-_RATE = re.compile(r"^\s*\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day|month|year)s?\s*$", re.I)
+
+
+def _valid_storage(uri: str) -> bool:
+    # Storages connect lazily, so this checks the scheme and options without touching the network.
+    try:
+        storage_from_string(uri)
+    except Exception:
+        return False
+    return True
+
+
+def _valid_rate(text: str) -> bool:
+    try:
+        parse(text)
+    except ValueError:
+        return False
+    return True
 
 
 class ConfigError(ValueError):
@@ -94,7 +113,9 @@ class ScimConfig:
         def prefix(key: str) -> str:
             value = get(key)
             if not isinstance(value, str) or not _PREFIX.match(value):
-                raise ConfigError(key, f"must be a URL path such as '/scim/v2' (no trailing slash), got {value!r}")
+                raise ConfigError(
+                    key, f"must be a URL path such as '/scim/v2' (no trailing slash), got {value!r}"
+                )
             return value
 
         def names(key: str) -> tuple[str, ...]:
@@ -128,11 +149,13 @@ class ScimConfig:
             raise ConfigError("SCIM_TRUSTED_PROXIES", str(exc)) from None
 
         rate = get("SCIM_RATE_LIMIT")
-        if not isinstance(rate, str) or not (rate.strip().lower() == "off" or _RATE.match(rate)):
+        if not isinstance(rate, str) or not (rate.strip().lower() == "off" or _valid_rate(rate)):
             raise ConfigError("SCIM_RATE_LIMIT", f"must look like '5000 per day' or be 'off', got {rate!r}")
         storage = get("SCIM_RATE_LIMIT_STORAGE_URI")
-        if not isinstance(storage, str) or "://" not in storage:
-            raise ConfigError("SCIM_RATE_LIMIT_STORAGE_URI", f"must be a storage URI such as 'memory://', got {storage!r}")
+        if not isinstance(storage, str) or not _valid_storage(storage):
+            raise ConfigError(
+                "SCIM_RATE_LIMIT_STORAGE_URI", f"must be a storage URI such as 'memory://', got {storage!r}"
+            )
         audit_reads = get("SCIM_AUDIT_READS")
         if not isinstance(audit_reads, bool):
             raise ConfigError("SCIM_AUDIT_READS", f"must be true or false, got {audit_reads!r}")

@@ -17,9 +17,11 @@ from flask import Blueprint, Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
 
 from . import hookspecs
+from .audit import AuditBuffer
 from .builtin import BUILTIN_PLUGINS
 from .config import ScimConfig
 from .markers import ENTRY_POINT_GROUP, PROJECT_NAME
+from .ratelimit import TenantRateLimiter
 
 EXTENSION_KEY = "scim"
 
@@ -31,6 +33,8 @@ class ScimState:
     config: ScimConfig
     pm: pluggy.PluginManager
     db: SQLAlchemy
+    rate_limiter: TenantRateLimiter | None = None
+    audit_buffer: AuditBuffer = field(default_factory=AuditBuffer)
     # Token ids whose last-used time was written recently (see builtin.token_store).
     last_used_written: dict[str, float] = field(default_factory=dict)
 
@@ -45,7 +49,9 @@ def get_state(app: Flask | None = None) -> ScimState:
     try:
         return app.extensions[EXTENSION_KEY]
     except KeyError:
-        raise RuntimeError("scim-plugin is not initialised on this app; call ScimPlugin().init_app(app)") from None
+        raise RuntimeError(
+            "scim-plugin is not initialised on this app; call ScimPlugin().init_app(app)"
+        ) from None
 
 
 def create_plugin_manager(config: ScimConfig, extra: Iterable[Any] = ()) -> pluggy.PluginManager:
@@ -99,7 +105,12 @@ class ScimPlugin:
         db = self._db or app.extensions.get("sqlalchemy")
         if db is None:
             raise RuntimeError("scim-plugin needs Flask-SQLAlchemy: call db.init_app(app) before ScimPlugin")
-        state = ScimState(config=config, pm=create_plugin_manager(config, self._plugins), db=db)
+        state = ScimState(
+            config=config,
+            pm=create_plugin_manager(config, self._plugins),
+            db=db,
+            rate_limiter=TenantRateLimiter(config.rate_limit, config.rate_limit_storage_uri),
+        )
         app.extensions[EXTENSION_KEY] = state
 
         from .cli import scim_cli

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
@@ -45,10 +45,12 @@ __all__ = [
     "coerce_bool",
     "evaluate",
     "matches_entry",
+    "parse_datetime",
     "parse_filter",
     "parse_path",
     "resolve_ref",
     "validate_value_filter",
+    "value_filter_matcher",
 ]
 
 COMPARE_OPS: frozenset[str] = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
@@ -718,7 +720,16 @@ def validate_value_filter(node: Node, attribute: Attribute) -> None:
     _check_tree(node, None, attribute)
 
 
+def value_filter_matcher(node: Node, attribute: Attribute) -> Callable[[Any], bool]:
+    """A predicate for values of complex ``attribute``; ``node`` is checked once, not per value."""
+    validate_value_filter(node, attribute)
+
+    def matches(entry: Any) -> bool:
+        return isinstance(entry, dict) and _eval(node, entry, None, attribute)
+
+    return matches
+
+
 def matches_entry(node: Node, entry: Any, attribute: Attribute) -> bool:
     """Whether one value (a dict) of complex ``attribute`` satisfies the bracket filter ``node``."""
-    validate_value_filter(node, attribute)
-    return isinstance(entry, dict) and _eval(node, entry, None, attribute)
+    return value_filter_matcher(node, attribute)(entry)

@@ -82,6 +82,16 @@ def scim_list_workspaces(tenant_id: str) -> list[WorkspaceInfo] | None:
 
 
 @hookspec(firstresult=True)
+def scim_canonical_values(tenant_id: str) -> dict[str, list[str]] | None:
+    """Values the tenant accepts, published as ``canonicalValues`` in ``/Schemas``.
+
+    Keys are attribute paths (``urn:...:permissions:2.0:User:workspaces.value``); values are the ids,
+    names or permission strings the host knows for this tenant, so an IdP's attribute-mapping screen can
+    offer them. The first non-``None`` result wins; ``None`` means "publish the schema as it is".
+    """
+
+
+@hookspec(firstresult=True)
 def scim_host_user_info(tenant_id: str, host_user_id: str) -> HostUserInfo | None:
     """Read-only facts the host keeps about a user (such as the last sign-in time).
 

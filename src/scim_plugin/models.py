@@ -143,7 +143,8 @@ class ScimUser(ScimBase):
     display_name_norm: Mapped[str | None] = mapped_column(String(255))
     given_name_norm: Mapped[str | None] = mapped_column(String(255))
     family_name_norm: Mapped[str | None] = mapped_column(String(255))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # None when the client removed the attribute (the host then keeps the user active).
+    active: Mapped[bool | None] = mapped_column(Boolean)
     resource: Mapped[dict[str, Any]] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -163,7 +164,8 @@ class ScimUserValue(ScimBase):
     type: Mapped[str | None] = mapped_column(String(64))
     value: Mapped[str | None] = mapped_column(String(512))
     value_norm: Mapped[str | None] = mapped_column(String(512))
-    primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    # None when the client did not say: "primary eq false" must not match an unstated value.
+    primary: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class AuditRecord(ScimBase):

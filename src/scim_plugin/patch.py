@@ -44,11 +44,11 @@ from scim_plugin.filters import (
     is_empty,
     is_missing,
     lookup,
-    matches_entry,
     parse_datetime,
     parse_path,
     resolve_ref,
     validate_value_filter,
+    value_filter_matcher,
 )
 
 __all__ = ["PatchResult", "apply_patch"]
@@ -265,6 +265,18 @@ def _matches_removal(attr: Attribute, entry: Any, item: Any) -> bool:
     return True
 
 
+def _value_key(attr: Attribute, item: Any) -> str | None:
+    """The comparable ``value`` of an entry or item (folded unless caseExact); ``None`` if it has none."""
+    target: Attribute | None = attr
+    if attr.type == "complex":
+        target = attr.sub("value")
+        item = lookup(item, "value") if target is not None else None
+    if target is None or not isinstance(item, str):
+        return None
+    exact = target.case_exact or target.type in ("reference", "binary")
+    return item if exact else item.casefold()
+
+
 def _pruned(value: Any) -> Any:
     """A copy without unassigned parts (None, "", [], {}); ``None`` when nothing is left."""
     if isinstance(value, dict):
@@ -373,6 +385,9 @@ class _Patcher:
                 if not isinstance(item, dict):
                     raise InvalidValue(f"{key!r} must hold an object of its attributes")
                 for inner_key, inner in item.items():
+                    # Clients that serialise an extension object whole echo its "schemas" too.
+                    if isinstance(inner_key, str) and inner_key.strip().lower() in _IGNORED_PATHLESS_KEYS:
+                        continue
                     self._apply_pathless_key(op, f"{schema.id}:{inner_key}", inner)
                 continue
             self._apply_pathless_key(op, key, item)
@@ -498,7 +513,7 @@ class _Patcher:
         attr, sub = target.attribute, target.sub
         assert target.filter is not None
         entries = list(_entries(current))
-        matched = [entry for entry in entries if matches_entry(target.filter, entry, attr)]
+        matched = list(filter(value_filter_matcher(target.filter, attr), entries))
         if sub is not None:
             update = {sub.name: _coerce(sub, value, f"{attr.name}.{sub.name}")}
         else:
@@ -517,14 +532,26 @@ class _Patcher:
 
     def _merge_values(self, attr: Attribute, entries: list[Any], items: list[Any]) -> list[Any]:
         """Append ``items``; an item naming a stored value (same ``value``) updates it, never duplicates."""
+        # Indexed by value so adding to a group of thousands of members stays linear.
+        index: dict[str, Any] = {}
+        for entry in entries:
+            key = _value_key(attr, entry)
+            if key is not None:
+                index.setdefault(key, entry)
         for item in items:
-            existing = next((entry for entry in entries if _same_entry(attr, entry, item)), None)
+            key = _value_key(attr, item)
+            if key is not None:
+                existing = index.get(key)
+            else:
+                existing = next((entry for entry in entries if _same_entry(attr, entry, item)), None)
             if existing is None:
                 entries.append(item)
+                if key is not None:
+                    index[key] = item
             elif attr.type == "complex":
                 # The stored "value" keeps its spelling, and nulls in an added value (Entra's "$ref": null)
                 # must not erase what is stored.
-                update = {key: part for key, part in item.items() if part is not None and key != "value"}
+                update = {name: part for name, part in item.items() if part is not None and name != "value"}
                 self._merge_entry(attr, existing, update)
         return entries
 
@@ -593,9 +620,10 @@ class _Patcher:
         new: Any
         if target.filter is not None:
             entries = list(_entries(current))
-            matched = [entry for entry in entries if matches_entry(target.filter, entry, attr)]
+            matched = list(filter(value_filter_matcher(target.filter, attr), entries))
             if sub is None:
-                new = [entry for entry in entries if not any(entry is hit for hit in matched)]
+                hits = {id(entry) for entry in matched}  # entries stay alive, so ids are stable here
+                new = [entry for entry in entries if id(entry) not in hits]
             else:
                 for entry in matched:
                     self._remove_sub(attr, sub, entry)
@@ -609,12 +637,16 @@ class _Patcher:
             new = current
         elif attr.multi_valued and value is not None:
             listed = value if isinstance(value, list) else [value]
+            keys = {key for key in (_value_key(attr, item) for item in listed) if key is not None}
+            others = [item for item in listed if _value_key(attr, item) is None]
             new = [
                 entry
                 for entry in _entries(current)
-                if not any(_matches_removal(attr, entry, item) for item in listed)
+                if _value_key(attr, entry) not in keys
+                and not any(_matches_removal(attr, entry, item) for item in others)
             ]
         else:
+            # A single-valued attribute is removed whatever "value" says: there is only one to remove.
             new = None
         self._store(holder, attr, before, new)
 

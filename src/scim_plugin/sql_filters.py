@@ -26,7 +26,15 @@ from .models import ScimUser, ScimUserValue
 from .schemas import resolve_path
 
 # Multi-valued attributes mirrored into scim_user_values, with the sub-attributes stored there.
-VALUE_TABLE_ATTRIBUTES = ("emails", "phoneNumbers", "ims", "photos", "entitlements", "roles", "x509Certificates")
+VALUE_TABLE_ATTRIBUTES = (
+    "emails",
+    "phoneNumbers",
+    "ims",
+    "photos",
+    "entitlements",
+    "roles",
+    "x509Certificates",
+)
 VALUE_TABLE_SUBS = ("value", "type", "primary")
 
 
@@ -92,7 +100,11 @@ def _compare(column: Column, attr: Attribute, op: str, value: Any, ref: AttrRef)
         if op != "eq":
             raise InvalidFilter(f"operator {op!r} is not allowed on boolean attribute {str(ref)!r}")
         wanted = coerce_bool(value)
-        return and_(present, expr.is_(true()) if wanted else expr.is_(false())) if wanted is not None else false()
+        return (
+            and_(present, expr.is_(true()) if wanted else expr.is_(false()))
+            if wanted is not None
+            else false()
+        )
     if kind in ("integer", "decimal"):
         if op in ("co", "sw", "ew"):
             raise InvalidFilter(f"operator {op!r} is not allowed on {kind} attribute {str(ref)!r}")
@@ -199,7 +211,9 @@ class FilterCompiler:
             if node.value is None and node.op == "eq":
                 return not_(self._present(node.path))
             target = sub or attr.sub("value") or attr
-            return self._multi_valued(attr, _compare(_value_column(target), target, node.op, node.value, node.path))
+            return self._multi_valued(
+                attr, _compare(_value_column(target), target, node.op, node.value, node.path)
+            )
         target = sub or attr
         column = _COLUMNS.get(key) or _json_column(json_path, target)
         return _compare(column, target, node.op, node.value, node.path)
@@ -210,8 +224,12 @@ class FilterCompiler:
             if sub is None:
                 return self._multi_valued(attr, true())
             column = _value_column(sub)
-            return self._multi_valued(attr, and_(column.expr.is_not(None), column.expr != "")
-                                      if column.type != "boolean" else column.expr.is_not(None))
+            return self._multi_valued(
+                attr,
+                and_(column.expr.is_not(None), column.expr != "")
+                if column.type != "boolean"
+                else column.expr.is_not(None),
+            )
         if attr.type == "complex" and sub is None:
             # Normalisation never stores empty objects, so any stored object is a present one.
             return ScimUser.resource[json_path].as_string().is_not(None)

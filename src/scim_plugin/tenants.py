@@ -5,6 +5,7 @@ Functions flush but never commit: the caller owns the transaction.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -14,6 +15,8 @@ from .ip import AllowlistError, parse_allowlist
 from .models import TenantSettings, Token
 from .origin import normalize_origin
 from .seam import IssuedCredential, Ref, ScimEvent, WorkspaceInfo
+
+log = logging.getLogger(__name__)
 
 
 class SettingsError(ValueError):
@@ -37,7 +40,9 @@ def resolve_workspace(state: ScimState, tenant_id: str, value: str) -> Workspace
     return hook(tenant_id=tenant_id, ref=Ref(id=value)) or hook(tenant_id=tenant_id, ref=Ref(name=value))
 
 
-def validate_settings(state: ScimState, tenant_id: str, data: SettingsInput) -> tuple[WorkspaceInfo, str, str]:
+def validate_settings(
+    state: ScimState, tenant_id: str, data: SettingsInput
+) -> tuple[WorkspaceInfo, str, str]:
     """Check every field and report all problems at once."""
     problems: dict[str, str] = {}
     workspace = None
@@ -46,7 +51,9 @@ def validate_settings(state: ScimState, tenant_id: str, data: SettingsInput) -> 
     else:
         workspace = resolve_workspace(state, tenant_id, data.default_workspace.strip())
         if workspace is None:
-            problems["default_workspace"] = f'No workspace "{data.default_workspace.strip()}" in this company.'
+            problems["default_workspace"] = (
+                f'No workspace "{data.default_workspace.strip()}" in this company.'
+            )
     origin = ""
     if not data.service_origin.strip():
         problems["service_origin"] = "Enter the service origin your identity provider sends."
@@ -111,11 +118,12 @@ def current_token(state: ScimState, tenant_id: str) -> Token | None:
     ).scalar_one_or_none()
 
 
-def emit(state: ScimState, name: str, tenant_id: str | None, **data: object) -> None:
-    """Tell ``scim_event`` observers; an observer's failure never fails the caller."""
-    try:
-        state.hook.scim_event(event=ScimEvent(name=name, tenant_id=tenant_id, data=dict(data)))
-    except Exception:
-        import logging
-
-        logging.getLogger(__name__).exception("scim_event observer failed for %s", name)
+def emit(state: ScimState, name: str, tenant_id: str | None, /, **data: object) -> None:
+    """Tell every ``scim_event`` observer; one observer's failure neither fails the caller nor
+    silences the others, so each implementation is called on its own, in pluggy's call order."""
+    event = ScimEvent(name=name, tenant_id=tenant_id, data=dict(data))
+    for impl in reversed(state.pm.hook.scim_event.get_hookimpls()):
+        try:
+            impl.function(event=event)
+        except Exception:
+            log.exception("scim_event observer %s failed for %s", impl.plugin_name, name)

@@ -9,7 +9,7 @@ are settled by the database, not by a read-then-write check.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -94,18 +94,27 @@ class UserStore:
         condition = ScimUser.tenant_id == self.tenant_id
         if query.filter is not None:
             condition = condition & FilterCompiler(USER_RESOURCE).compile(query.filter)
+        # Resolve sortBy first: an unknown attribute is an error even when nothing matches.
+        column = self._sort_column(query.sort_by) if query.sort_by else None
         total = self.session.execute(select(func.count()).select_from(ScimUser).where(condition)).scalar_one()
         if query.count == 0 or total < query.start_index:
             return total, []
         order = []
-        if query.sort_by:
-            column = self._sort_column(query.sort_by)
+        if column is not None:
             order.append(column.desc().nulls_first() if query.descending else column.asc().nulls_last())
         # created_at then id: a stable order across pages whatever the sort key.
         order += [ScimUser.created_at, ScimUser.id]
-        rows = self.session.execute(
-            select(ScimUser).where(condition).order_by(*order).offset(query.start_index - 1).limit(query.count)
-        ).scalars().all()
+        rows = (
+            self.session.execute(
+                select(ScimUser)
+                .where(condition)
+                .order_by(*order)
+                .offset(query.start_index - 1)
+                .limit(query.count)
+            )
+            .scalars()
+            .all()
+        )
         return total, list(rows)
 
     def _sort_column(self, sort_by: str) -> Any:
@@ -129,7 +138,9 @@ class UserStore:
     def create(self, body: Any) -> ScimUser:
         resource = normalize_input(body, USER_RESOURCE)
         password = resource.pop("password", None)
-        self._add_default_workspace(resource)
+        # The host user is active unless told otherwise; the document says so too, so that
+        # ``active eq true`` and GET agree with what the host has.
+        resource.setdefault("active", True)
         now = utcnow()
         row = ScimUser(id=new_id(), tenant_id=self.tenant_id, version=1, created_at=now, updated_at=now)
         self._fill(row, resource)
@@ -145,13 +156,15 @@ class UserStore:
 
     def replace(self, user_id: str, body: Any, if_match: str | None) -> ScimUser:
         row = self.get(user_id)
+        if isinstance(body, dict) and not _names_user_name(body):
+            # Braze's PUT carries no userName ("cannot be updated through this endpoint"): keep it.
+            body = {**body, "userName": row.user_name}
         new = normalize_input(body, USER_RESOURCE)
         password = new.pop("password", None)
         old = self._stored(row)
         check_immutable(old, new, USER_RESOURCE)
         merged = merge_for_put(old, new, USER_RESOURCE)
-        if PERMISSIONS_URN not in merged:
-            self._add_default_workspace(merged)
+        merged.setdefault("active", True)  # a PUT that omits ``active`` means active, as on create
         permissions_given = PERMISSIONS_URN in new or "permissions" in {k.lower() for k in body}
         return self._save(row, old, merged, if_match, password, permissions_given)
 
@@ -173,7 +186,9 @@ class UserStore:
         if versions is not None:
             stmt = stmt.where(ScimUser.version.in_(versions or [-1]))
         if row.host_user_id is not None:
-            handled = self.state.hook.scim_delete_user(tenant_id=self.tenant_id, host_user_id=row.host_user_id)
+            handled = self.state.hook.scim_delete_user(
+                tenant_id=self.tenant_id, host_user_id=row.host_user_id
+            )
             if handled is None:
                 raise errors.NotImplementedFeature("No host implementation deletes users (scim_delete_user).")
         self.session.execute(delete(ScimUserValue).where(ScimUserValue.user_id == row.id))
@@ -216,12 +231,20 @@ class UserStore:
         values = self._columns(new)
         now = utcnow()
         # The version check lives in the UPDATE itself: of two concurrent writers only one matches.
-        result = self.session.execute(
-            update(ScimUser)
-            .where(ScimUser.tenant_id == self.tenant_id, ScimUser.id == row.id, ScimUser.version == expected)
-            .values(**values, resource=new, version=expected + 1, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        # A userName taken by another user trips the unique index here. No savepoint: the error handler
+        # rolls the whole request back (and on SQLite, pysqlite's RELEASE of a first savepoint would
+        # commit the transaction early, so a later failure could no longer be undone).
+        try:
+            result = self.session.execute(
+                update(ScimUser)
+                .where(
+                    ScimUser.tenant_id == self.tenant_id, ScimUser.id == row.id, ScimUser.version == expected
+                )
+                .values(**values, resource=new, version=expected + 1, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        except IntegrityError:
+            raise errors.Uniqueness(f'A user with userName "{values["user_name"]}" already exists.') from None
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise errors.PreconditionFailed("The user was changed by someone else; fetch it and retry.")
         self.session.expire(row)
@@ -238,22 +261,11 @@ class UserStore:
         return row
 
     def _flush_unique(self, user_name: str, previous: str | None = None) -> None:
+        # Not in a savepoint, for the reason given in ``_save``: the error handler rolls back.
         try:
-            with self.session.begin_nested():
-                self.session.flush()
+            self.session.flush()
         except IntegrityError:
             raise errors.Uniqueness(f'A user with userName "{user_name}" already exists.') from None
-
-    def _add_default_workspace(self, resource: dict[str, Any]) -> None:
-        """A user created without a workspace joins the tenant's default workspace."""
-        ext = resource.get(PERMISSIONS_URN) or {}
-        if ext.get("workspaces") or ext.get("teams") or self.default_workspace is None:
-            return
-        entry = {"value": self.default_workspace.id, "display": self.default_workspace.name}
-        resource[PERMISSIONS_URN] = {**ext, "workspaces": [{k: v for k, v in entry.items() if v}]}
-        schemas = resource.setdefault("schemas", [USER_RESOURCE.schema.id])
-        if PERMISSIONS_URN not in schemas:
-            schemas.append(PERMISSIONS_URN)
 
     @staticmethod
     def _columns(resource: dict[str, Any]) -> dict[str, Any]:
@@ -269,7 +281,7 @@ class UserStore:
             "display_name_norm": lowered(resource.get("displayName")),
             "given_name_norm": lowered(name.get("givenName")),
             "family_name_norm": lowered(name.get("familyName")),
-            "active": bool(resource.get("active", True)),
+            "active": resource["active"] if isinstance(resource.get("active"), bool) else None,
         }
 
     def _fill(self, row: ScimUser, resource: dict[str, Any]) -> None:
@@ -299,11 +311,22 @@ class UserStore:
                         "type": entry["type"].lower()[:64] if isinstance(entry.get("type"), str) else None,
                         "value": text[:512] if text else None,
                         "value_norm": text.lower()[:512] if text else None,
-                        "primary": entry.get("primary") is True,
+                        "primary": entry["primary"] if isinstance(entry.get("primary"), bool) else None,
                     }
                 )
         if rows:
             self.session.execute(insert(ScimUserValue), rows)
+
+    def _permissions(self, resource: dict[str, Any]) -> Permissions:
+        """The requested permissions; a user given no workspace joins the tenant's default workspace.
+
+        The default is applied to the host only, not written into the SCIM document: the document stays
+        what the IdP sent, so its later PATCH ``add`` of a workspace is not mixed with one it never set.
+        """
+        permissions = permissions_from(resource.get(PERMISSIONS_URN))
+        if permissions.workspaces or permissions.teams or self.default_workspace is None:
+            return permissions
+        return replace(permissions, workspaces=(WorkspaceGrant(workspace=self.default_workspace),))
 
     def _change(self, row: ScimUser, password: str | None, *, with_permissions: bool = True) -> UserChange:
         resource = row.resource
@@ -318,10 +341,23 @@ class UserStore:
             department=enterprise.get("department"),
             active=bool(resource.get("active", True)),
             emails=emails,
-            permissions=permissions_from(resource.get(PERMISSIONS_URN)) if with_permissions else None,
+            permissions=self._permissions(resource) if with_permissions else None,
             resource=resource,
             password=password if self.state.config.password == "host" else None,
         )
+
+
+def _names_user_name(body: dict[str, Any]) -> bool:
+    core = USER_RESOURCE.schema.id.lower()
+    for key, value in body.items():
+        lowered = key.lower() if isinstance(key, str) else ""
+        if lowered in ("username", f"{core}:username"):
+            return True
+        if lowered == core and isinstance(value, dict) and any(
+            isinstance(k, str) and k.lower() == "username" for k in value
+        ):
+            return True
+    return False
 
 
 def _ref(entry: dict[str, Any], id_key: str = "value", name_key: str = "display") -> Ref:

@@ -48,6 +48,10 @@ def create_api_blueprint(config: ScimConfig) -> Blueprint:
             raise errors.PayloadTooLarge(f"Request body exceeds {state.config.max_body_bytes} bytes.")
         request.max_content_length = state.config.max_body_bytes
         g.scim_context = authenticate(state, request)
+        if state.rate_limiter is not None:
+            g.scim_budget = budget = state.rate_limiter.hit(g.scim_context.tenant_id)
+            if budget is not None and not budget.allowed:
+                raise errors.TooManyRequests("Too many SCIM requests for this company; retry later.")
 
     @bp.after_request
     def audit_and_commit(response: Response) -> Response:
@@ -74,7 +78,8 @@ def create_api_blueprint(config: ScimConfig) -> Blueprint:
         allowed = _allowed_methods()
         if allowed:
             raise errors.MethodNotAllowed(
-                f"Method {request.method} is not allowed on {request.path}.", headers={"Allow": ", ".join(allowed)}
+                f"Method {request.method} is not allowed on {request.path}.",
+                headers={"Allow": ", ".join(allowed)},
             )
         raise errors.NotFound(f"No SCIM endpoint at /{unknown}.")
 
@@ -141,11 +146,11 @@ def finish_request(response: Response) -> Response:
     error = getattr(g, "scim_error", None)
     context = getattr(g, "scim_context", None)
     try:
-        record_request(state, request, response, context=context, error=error)
+        audited = record_request(state, request, response, context=context, error=error)
         state.db.session.commit()
         committed = True
     except Exception as exc:
-        committed = False
+        committed, audited = False, None
         state.db.session.rollback()
         log.exception("could not commit SCIM request")
         if error is None and response.status_code < 400:
@@ -158,6 +163,12 @@ def finish_request(response: Response) -> Response:
     if committed and error is None:
         for name, tenant_id, data in g.pop("scim_events", []):
             emit(state, name, tenant_id, **data)
+    if committed and audited is not None:
+        name = "request.refused" if isinstance(error, AuthRefused) else "request.audited"
+        emit(state, name, audited["tenant_id"], **audited)
+    budget = getattr(g, "scim_budget", None)
+    if budget is not None:
+        response.headers.update(budget.headers())
     if isinstance(error, AuthRefused):
         response.headers.setdefault("WWW-Authenticate", 'Bearer realm="SCIM"')
     return response

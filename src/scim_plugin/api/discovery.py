@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, g, request
 
 from .. import errors
+from ..attributes import Schema
+from ..canonical import with_canonical_values
 from ..extension import get_state
 from ..schemas import ENTERPRISE_USER_SCHEMA, PERMISSIONS_SCHEMA, USER_RESOURCE, USER_SCHEMA
 from .responses import scim_response
@@ -66,7 +68,9 @@ def service_provider_config() -> Response:
 
 
 def resource_types() -> Response:
-    return scim_response(_list([rt.to_scim(f"{base_url()}/ResourceTypes/{rt.name}") for rt in RESOURCE_TYPES]))
+    return scim_response(
+        _list([rt.to_scim(f"{base_url()}/ResourceTypes/{rt.name}") for rt in RESOURCE_TYPES])
+    )
 
 
 def resource_type(name: str) -> Response:
@@ -76,12 +80,19 @@ def resource_type(name: str) -> Response:
     raise errors.NotFound(f"No resource type {name!r}.")
 
 
+def _tenant_schemas() -> list[Schema]:
+    """The schemas with the caller's tenant's canonical values (workspaces, roles, permissions...)."""
+    context = g.scim_context
+    values = get_state().hook.scim_canonical_values(tenant_id=context.tenant_id) or {}
+    return [with_canonical_values(s, values) for s in SCHEMAS]
+
+
 def schemas() -> Response:
-    return scim_response(_list([s.to_scim(f"{base_url()}/Schemas/{s.id}") for s in SCHEMAS]))
+    return scim_response(_list([s.to_scim(f"{base_url()}/Schemas/{s.id}") for s in _tenant_schemas()]))
 
 
 def schema(urn: str) -> Response:
-    for s in SCHEMAS:
+    for s in _tenant_schemas():
         if s.id.lower() == urn.lower():
             return scim_response(s.to_scim(f"{base_url()}/Schemas/{s.id}"))
     raise errors.NotFound(f"No schema {urn!r}.")

@@ -55,7 +55,9 @@ def _names(name: str, value: Any) -> list[str] | None:
     raise errors.InvalidValue(f"{name} must be a comma-separated string or a list of strings.")
 
 
-def list_query(params: Mapping[str, Any], config: ScimConfig) -> tuple[ListQuery, list[str] | None, list[str] | None]:
+def list_query(
+    params: Mapping[str, Any], config: ScimConfig
+) -> tuple[ListQuery, list[str] | None, list[str] | None]:
     """A ListQuery plus the ``attributes``/``excludedAttributes`` projection, from query args or a body.
 
     Parameter names are matched case-insensitively, as some clients send ``StartIndex``.
@@ -66,7 +68,9 @@ def list_query(params: Mapping[str, Any], config: ScimConfig) -> tuple[ListQuery
     if filter_text not in (None, ""):
         if not isinstance(filter_text, str):
             raise errors.InvalidFilter("filter must be a string.")
-        node = parse_filter(filter_text, max_length=config.max_filter_length, max_depth=config.max_filter_depth)
+        node = parse_filter(
+            filter_text, max_length=config.max_filter_length, max_depth=config.max_filter_depth
+        )
     start = _integer("startIndex", lowered.get("startindex"))
     count = _integer("count", lowered.get("count"))
     if count is None:
@@ -86,8 +90,10 @@ def list_query(params: Mapping[str, Any], config: ScimConfig) -> tuple[ListQuery
         sort_by=sort_by,
         descending=order.lower() == "descending",
     )
-    return query, _names("attributes", lowered.get("attributes")), _names(
-        "excludedAttributes", lowered.get("excludedattributes")
+    return (
+        query,
+        _names("attributes", lowered.get("attributes")),
+        _names("excludedAttributes", lowered.get("excludedattributes")),
     )
 
 

@@ -54,8 +54,13 @@ def _location(user_id: str) -> str:
     return f"{base_url()}/Users/{user_id}"
 
 
-def _body(row: ScimUser, attributes: list[str] | None = None, excluded: list[str] | None = None,
-          *, with_host_info: bool = False) -> dict[str, Any]:
+def _body(
+    row: ScimUser,
+    attributes: list[str] | None = None,
+    excluded: list[str] | None = None,
+    *,
+    with_host_info: bool = False,
+) -> dict[str, Any]:
     last_sign_in = None
     if with_host_info and row.host_user_id is not None:
         info = get_state().hook.scim_host_user_info(tenant_id=row.tenant_id, host_user_id=row.host_user_id)
@@ -87,7 +92,16 @@ def create_user() -> Response:
     return _resource_response(row, 201, Location=_location(row.id))
 
 
+def _not_search(user_id: str) -> None:
+    """``/Users/.search`` only answers POST: any other method is a 405, not an unknown user."""
+    if user_id == ".search":
+        raise errors.MethodNotAllowed(
+            f"Method {request.method} is not allowed on {request.path}.", headers={"Allow": "POST"}
+        )
+
+
 def get_user(user_id: str) -> Response:
+    _not_search(user_id)
     row = _store().get(user_id)
     g.scim_resource_id = row.id
     wanted = request.headers.get("If-None-Match")
@@ -118,19 +132,22 @@ def search_users() -> Response:
 
 
 def replace_user(user_id: str) -> Response:
+    _not_search(user_id)
     row = _store().replace(user_id, json_body(request), request.headers.get("If-Match"))
     defer_event("user.updated", row.tenant_id, id=row.id)
     return _resource_response(row)
 
 
 def patch_user(user_id: str) -> Response:
+    _not_search(user_id)
     body = json_body(request)
     if not isinstance(body, dict):
         raise errors.InvalidSyntax("A PATCH body must be a JSON object.")
     schemas = body.get("schemas")
-    if schemas is not None and (not isinstance(schemas, list) or not any(
-        isinstance(s, str) and s.lower() == PATCH_OP.lower() for s in schemas
-    )):
+    if schemas is not None and (
+        not isinstance(schemas, list)
+        or not any(isinstance(s, str) and s.lower() == PATCH_OP.lower() for s in schemas)
+    ):
         raise errors.InvalidValue(f"schemas must contain {PATCH_OP}.")
     operations = next((v for k, v in body.items() if k.lower() == "operations"), None)
     if operations is None:
@@ -151,6 +168,7 @@ def patch_user(user_id: str) -> Response:
 
 
 def delete_user(user_id: str) -> Response:
+    _not_search(user_id)
     g.scim_resource_id = user_id
     store = _store()
     store.delete(user_id, request.headers.get("If-Match"))
@@ -162,6 +180,8 @@ def register(bp: Blueprint) -> None:
     bp.add_url_rule("/Users", view_func=create_user, methods=["POST"])
     bp.add_url_rule("/Users", view_func=list_users, methods=["GET"])
     bp.add_url_rule("/Users/.search", view_func=search_users, methods=["POST"])
+    # RFC 7644 §3.4.3 search from the root spans every resource type; Users is the only one served.
+    bp.add_url_rule("/.search", endpoint="search_root", view_func=search_users, methods=["POST"])
     bp.add_url_rule("/Users/<user_id>", view_func=get_user, methods=["GET"])
     bp.add_url_rule("/Users/<user_id>", view_func=replace_user, methods=["PUT"])
     bp.add_url_rule("/Users/<user_id>", view_func=patch_user, methods=["PATCH"])

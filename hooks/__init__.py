@@ -1,0 +1,1 @@
+"""The hook contract as documents (``*.md``) plus runnable recipes; never imported by the package."""
