@@ -261,3 +261,14 @@ def test_absent_primary_is_not_false(scim: Any) -> None:
     for text in ("emails.primary pr", "emails[primary eq false]"):
         expected = {res["id"] for res in stored if evaluate(parse_filter(text), res, USER_RESOURCE)}
         assert _filtered_ids(scim, text) == expected, text
+
+
+def test_case_insensitive_matching_uses_unicode_case_folding(scim: Any) -> None:
+    # "ß" folds to "ss": the SQL side must agree with the evaluator (which uses str.casefold).
+    r = scim.post("/Users", json={"userName": "STRASSE@x.example", "displayName": "Grosse Strasse"})
+    assert r.status_code == 201
+    user_id = r.get_json()["id"]
+    assert _filtered_ids(scim, 'userName eq "straße@x.example"') == {user_id}
+    assert _filtered_ids(scim, 'displayName co "straße"') == {user_id}
+    duplicate = scim.post("/Users", json={"userName": "straße@x.example"})
+    assert duplicate.status_code == 409

@@ -38,13 +38,18 @@ VALUE_TABLE_ATTRIBUTES = (
 VALUE_TABLE_SUBS = ("value", "type", "primary")
 
 
+def fold(text: str) -> str:
+    """The case-insensitive form of a stored or compared string (Unicode case folding, as the evaluator)."""
+    return text.casefold()
+
+
 @dataclass(frozen=True)
 class Column:
     """A comparable SQL expression and how its stored values were normalised."""
 
     expr: ColumnElement[Any]
     type: str
-    lowered: bool  # the stored value is already lower-cased
+    lowered: bool  # the stored value is already folded with fold()
 
 
 _COLUMNS: dict[str, Column] = {
@@ -81,7 +86,8 @@ def _literal_string(value: Any, column: Column, attr: Attribute) -> tuple[Column
     if _case_exact(attr):
         return column.expr, value
     if column.lowered:
-        return column.expr, value.lower()
+        return column.expr, fold(value)
+    # JSON-held values are folded by the database: ASCII-only on SQLite, full Unicode on PostgreSQL.
     return func.lower(column.expr), value.lower()
 
 

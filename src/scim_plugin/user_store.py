@@ -24,7 +24,7 @@ from .patch import apply_patch
 from .resources import check_immutable, format_datetime, merge_for_put, normalize_input
 from .schemas import ENTERPRISE_USER_URN, PERMISSIONS_URN, USER_RESOURCE
 from .seam import Permissions, Ref, TeamGrant, UserChange, WorkspaceGrant
-from .sql_filters import VALUE_TABLE_ATTRIBUTES, FilterCompiler
+from .sql_filters import VALUE_TABLE_ATTRIBUTES, FilterCompiler, fold
 
 SORTABLE = {
     "username": ScimUser.user_name_norm,
@@ -271,16 +271,16 @@ class UserStore:
     def _columns(resource: dict[str, Any]) -> dict[str, Any]:
         name = resource.get("name") or {}
 
-        def lowered(value: Any) -> str | None:
-            return value.lower()[:255] if isinstance(value, str) else None
+        def folded(value: Any) -> str | None:
+            return fold(value)[:255] if isinstance(value, str) else None
 
         return {
             "user_name": resource["userName"],
-            "user_name_norm": resource["userName"].lower(),
+            "user_name_norm": fold(resource["userName"]),
             "external_id": resource.get("externalId"),
-            "display_name_norm": lowered(resource.get("displayName")),
-            "given_name_norm": lowered(name.get("givenName")),
-            "family_name_norm": lowered(name.get("familyName")),
+            "display_name_norm": folded(resource.get("displayName")),
+            "given_name_norm": folded(name.get("givenName")),
+            "family_name_norm": folded(name.get("familyName")),
             "active": resource["active"] if isinstance(resource.get("active"), bool) else None,
         }
 
@@ -308,9 +308,9 @@ class UserStore:
                         "user_id": row.id,
                         "tenant_id": self.tenant_id,
                         "attribute": attribute,
-                        "type": entry["type"].lower()[:64] if isinstance(entry.get("type"), str) else None,
+                        "type": fold(entry["type"])[:64] if isinstance(entry.get("type"), str) else None,
                         "value": text[:512] if text else None,
-                        "value_norm": text.lower()[:512] if text else None,
+                        "value_norm": fold(text)[:512] if text else None,
                         "primary": entry["primary"] if isinstance(entry.get("primary"), bool) else None,
                     }
                 )
