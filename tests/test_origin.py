@@ -106,3 +106,12 @@ def test_normalize_arbitrary_text(value: str) -> None:
         return
     assert normalize_origin(normalized) == normalized
     assert origins_match(normalized, value)
+
+
+@pytest.mark.parametrize(
+    "value", ["<script>alert(1)</script>", 'a"b', "a'b", "idp`x", "a{b}", "a|b", "a\\b", "a^b"]
+)
+def test_characters_no_origin_contains_are_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="must not contain"):
+        normalize_origin(value)
+    assert not origins_match("example.com", value)

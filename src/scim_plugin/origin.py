@@ -20,6 +20,9 @@ MAX_ORIGIN_LENGTH = 255
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
+_FORBIDDEN = frozenset('<>"\'`{}|\\^')
+
+
 def normalize_origin(value: str) -> str:
     """Canonical form of a service origin; raises ``ValueError`` with an admin-readable message.
 
@@ -40,6 +43,9 @@ def normalize_origin(value: str) -> str:
             raise ValueError(f"Service origin must not contain control characters (found U+{ord(char):04X})")
         if char.isspace():
             raise ValueError("Service origin must not contain whitespace")
+        if char in _FORBIDDEN:
+            # Neither hosts nor URLs contain these; they only ever come from a paste error or an attack.
+            raise ValueError(f"Service origin must not contain {char!r}")
 
     match = _SCHEME.match(text)
     rest = text[match.end() :] if match else text

@@ -37,23 +37,20 @@ def scim_issue_token(tenant_id: str, issued_by: str | None) -> IssuedCredential:
     session = state.db.session
     now = utcnow()
     grace = state.config.token_rotation_grace
-    # Demote the previous tokens first: the partial unique index allows one active token per tenant.
+    # Retire the previous tokens first: the partial unique index allows one active token per tenant.
+    # With a grace period only the token being replaced keeps working for a while; a token still in
+    # the grace period of an earlier reset ends now.
     session.execute(
         update(Token)
-        .where(Token.tenant_id == tenant_id, Token.status.in_(("active", "grace")))
-        .values(
-            status="grace" if grace else "revoked",
-            expires_at=now + timedelta(seconds=grace) if grace else None,
-            revoked_at=None if grace else now,
-        )
+        .where(Token.tenant_id == tenant_id, Token.status.in_(("grace",) if grace else ("active", "grace")))
+        .values(status="revoked", revoked_at=now, expires_at=None)
         .execution_options(synchronize_session=False)
     )
     if grace:
-        # Only the token being replaced keeps its grace period; older grace tokens end now.
         session.execute(
             update(Token)
-            .where(Token.tenant_id == tenant_id, Token.status == "grace", Token.expires_at < now)
-            .values(status="revoked", revoked_at=now)
+            .where(Token.tenant_id == tenant_id, Token.status == "active")
+            .values(status="grace", expires_at=now + timedelta(seconds=grace))
             .execution_options(synchronize_session=False)
         )
     issued = issue_token(signing_keys())

@@ -1,32 +1,79 @@
-// Copy buttons, and "Generate SCIM token" disabled until the required fields are filled.
+// SCIM Provisioning page: copy buttons, confirmations, "Generate SCIM token" enabled only when the
+// required fields are filled, and the one-time token page kept out of the history.
 (function () {
+  "use strict";
+
+  // A page that shows a new token answers a POST. Point its history entry at the page's GET URL, so a
+  // reload or a later "Back" fetches the page again (token masked) instead of resubmitting the form.
+  var root = document.querySelector("[data-replace-url]");
+  if (root && window.history && window.history.replaceState) {
+    window.history.replaceState(null, "", root.getAttribute("data-replace-url"));
+  }
+
+  function fallbackCopy(field) {
+    field.focus();
+    field.select();
+    try {
+      return document.execCommand("copy");
+    } catch (e) {
+      return false;
+    }
+  }
+
   document.querySelectorAll("[data-copy]").forEach(function (button) {
     button.addEventListener("click", function () {
       var field = document.getElementById(button.getAttribute("data-copy"));
-      var done = function () {
-        var label = button.textContent;
-        button.textContent = "Copied";
-        setTimeout(function () { button.textContent = label; }, 1500);
+      var status = document.getElementById(field.id + "-copied");
+      var timer;
+      var report = function (ok) {
+        button.classList.toggle("is-copied", ok);
+        button.firstChild.nodeValue = ok ? "Copied" : "Copy";
+        if (status) {
+          status.textContent = ok ? "Copied to the clipboard." : "Press Ctrl+C (or \u2318C) to copy.";
+        }
+        clearTimeout(timer);
+        timer = setTimeout(function () {
+          button.classList.remove("is-copied");
+          button.firstChild.nodeValue = "Copy";
+          if (status) { status.textContent = ""; }
+        }, 2500);
       };
       if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(field.value).then(done, function () { field.select(); document.execCommand("copy"); done(); });
+        navigator.clipboard.writeText(field.value).then(
+          function () { report(true); },
+          function () { report(fallbackCopy(field)); }
+        );
       } else {
-        field.select();
-        document.execCommand("copy");
-        done();
+        report(fallbackCopy(field));
       }
     });
   });
-  var form = document.getElementById("scim-settings");
+
+  // Reset and Disable ask first; the server asks on the page itself when this script does not run.
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (window.confirm(form.getAttribute("data-confirm"))) {
+        form.querySelector("input[name=confirm]").value = "yes";
+      } else {
+        event.preventDefault();
+      }
+    });
+  });
+
+  var settings = document.getElementById("scim-settings");
   var generate = document.getElementById("generate-token");
-  if (form && generate) {
-    var required = form.querySelectorAll("[required]");
+  if (settings && generate) {
+    var required = settings.querySelectorAll("[required]");
+    var help = document.getElementById("generate-help");
     var update = function () {
       var ready = Array.prototype.every.call(required, function (el) { return el.value.trim() !== ""; });
       generate.disabled = !ready;
-      generate.setAttribute("aria-disabled", String(!ready));
+      if (help) { help.hidden = ready; }
     };
-    required.forEach(function (el) { el.addEventListener("input", update); el.addEventListener("change", update); });
+    required.forEach(function (el) {
+      el.addEventListener("input", update);
+      el.addEventListener("change", update);
+    });
     update();
   }
 })();
