@@ -30,3 +30,14 @@ wheel-check:
 
 clean:
 	rm -rf $(VENV) examples/instance .pytest_cache .ruff_cache
+
+# Load benchmark of the SCIM API against a bare Flask ceiling app (gunicorn + wrk, SQLite and PostgreSQL).
+# make bench                         quick run (5 s phases), both databases
+# make bench BENCH_ARGS="--mode full --profile"
+BENCH_ARGS ?= --mode quick
+.PHONY: bench
+bench: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk; } \
+		|| { echo "wrk is needed: apt-get install -y wrk"; exit 1; }
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)

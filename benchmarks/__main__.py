@@ -1,0 +1,639 @@
+"""``python -m benchmarks``: the SCIM plugin under gunicorn and wrk, against the ceiling app.
+
+For each database (SQLite file in WAL mode, PostgreSQL): a fresh database, the example host's tables
+and demo companies, a SCIM token for ``acme``, N users seeded (see ``benchmarks/seed.py``), then the
+example host with the plugin and the ceiling app (``benchmarks/ceiling.py``) served side by side by
+gunicorn with the same settings, and every phase run by wrk against one, then the other. Lookups (and
+GET by id) are repeated as the tenant grows to each N of ``--sizes``. Results: a table on stdout,
+``benchmarks/results/<timestamp>.json`` and ``<timestamp>.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import secrets
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+LUA = HERE / "wrk" / "scim.lua"
+VENV_BIN = Path(sys.executable).parent
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+PG_BENCH_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench"
+ORIGIN = "idp.example.com"
+TENANT = "acme"
+
+PHASES = ("lookup", "get", "list", "post", "patch", "put", "delete")
+TARGETS = {"lookup": 0.6, "get": 0.6, "list": 0.4, "post": 0.5, "put": 0.5, "patch": 0.5, "delete": 0.5}
+GROWTH_TARGET = 1.2
+LABELS = {
+    "post": "POST /Users",
+    "lookup": "filter userName eq",
+    "get": "GET /Users/{id}",
+    "list": "GET list of 100",
+    "patch": "PATCH (Entra)",
+    "put": "PUT",
+    "delete": "DELETE",
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# -- databases -------------------------------------------------------------------------------------------
+
+
+def prepare_database(kind: str, work: Path) -> str:
+    """A fresh, empty database; returns its SQLAlchemy URL."""
+    if kind == "sqlite":
+        path = work / "bench.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS bench WITH (FORCE)")
+        conn.execute("CREATE DATABASE bench")
+    return PG_BENCH_URL
+
+
+def set_wal(url: str) -> str:
+    """SQLite: WAL once on the file (it persists), so readers never wait for the single writer."""
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+        return conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+
+
+def analyze(url: str) -> None:
+    """After a bulk load: planner statistics and a settled file, as a steady-state deployment has them.
+
+    SQLite: ANALYZE and a WAL checkpoint. PostgreSQL: VACUUM ANALYZE (statistics, and the visibility map
+    that index-only scans need) and a CHECKPOINT, so no background flush lands in the next phase.
+    """
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            conn.execute("ANALYZE")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return
+    import psycopg
+
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        conn.execute("CHECKPOINT")
+
+
+# -- servers ---------------------------------------------------------------------------------------------
+
+
+class Server:
+    def __init__(
+        self, name: str, app: str, port: int, env: dict[str, str], args: argparse.Namespace, work: Path
+    ):
+        self.name, self.port = name, port
+        self.log_path = work / f"gunicorn-{name}.log"
+        command = [
+            str(VENV_BIN / "gunicorn"),
+            "--bind", f"127.0.0.1:{port}",
+            "--workers", str(args.workers),
+            "--worker-class", args.worker_class,
+            "--threads", str(args.threads),
+            "--keep-alive", "5",
+            "--backlog", "256",
+            "--error-logfile", str(self.log_path),
+            "--log-level", "warning",
+            app,
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
+        self.wait_ready()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn {self.name} exited; see {self.log_path}")
+            try:
+                urllib.request.urlopen(f"{self.url}/scim/v2/Users?count=0", timeout=2)
+                return
+            except urllib.error.HTTPError:
+                return  # it answers (401 without a token is fine)
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"gunicorn {self.name} not ready after {timeout}s")
+
+    def worker_pids(self) -> list[int]:
+        out = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(self.process.pid)], capture_output=True, text=True
+        )
+        return [int(p) for p in out.stdout.split()]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log_problems(self) -> list[str]:
+        if not self.log_path.exists():
+            return []
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return [line for line in lines if "Traceback" in line or "ERROR" in line or "CRITICAL" in line][:20]
+
+
+# -- load ------------------------------------------------------------------------------------------------
+
+
+def run_wrk(
+    url: str, phase: str, data: Path | None, token: str, seconds: float, args: argparse.Namespace, tag: str
+) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "BENCH_PHASE": phase,
+        "BENCH_DATA": str(data) if data else "",
+        "BENCH_TOKEN": token,
+        "BENCH_TAG": tag,
+        "BENCH_THREADS": str(args.wrk_threads),
+    }
+    command = [
+        "wrk", "-t", str(args.wrk_threads), "-c", str(args.connections), "-d", f"{seconds:g}s",
+        "--timeout", "10s", "-s", str(LUA), url,
+    ]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = None
+    bad = []
+    for line in out.stdout.splitlines():
+        if line.startswith("BENCH_RESULT "):
+            result = json.loads(line.removeprefix("BENCH_RESULT "))
+        elif line.startswith("BENCH_BAD "):
+            bad.append(line.removeprefix("BENCH_BAD "))
+    if result is None:
+        raise RuntimeError(
+            f"wrk gave no result (rc={out.returncode}): {out.stdout[-2000:]} {out.stderr[-2000:]}"
+        )
+    duration = result["duration_us"] / 1e6
+    socket_errors = result["connect"] + result["read"] + result["write"] + result["timeout"]
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {
+        "requests": result["requests"],
+        "errors": result["non2xx"] + socket_errors,
+        "non2xx": result["non2xx"],
+        "socket_errors": socket_errors,
+        "duration_s": round(duration, 3),
+        "rps": round(result["requests"] / duration, 1) if duration else 0.0,
+        "p50_ms": result["p50_us"] / 1000,
+        "p90_ms": result["p90_us"] / 1000,
+        "p99_ms": result["p99_us"] / 1000,
+        "mean_ms": round(result["mean_us"] / 1000, 3),
+        "max_ms": result["max_us"] / 1000,
+        # wrk's own CPU time over the phase's wall time: how close the load generator came to being the limit.
+        "wrk_cpu_share": round(cpu / duration, 3) if duration else None,
+        "error_samples": bad[:5],
+    }
+
+
+def run_rounds(
+    servers: dict[str, Server],
+    phase: str,
+    sources: dict[str, list[Path]],
+    token: str,
+    args: argparse.Namespace,
+    tag: str,
+) -> dict[str, dict[str, Any]]:
+    """One phase on every app in ``args.repeat`` alternating rounds (ABBA order), combined.
+
+    Background load on a shared machine then hits both apps alike, and so cancels in the ratio.
+    Combined: requests, errors and durations add up; req/s is their quotient; p50 is the median of the
+    rounds' p50s and p99 the worst round's p99.
+    """
+    rounds: dict[str, list[dict[str, Any]]] = {app: [] for app in servers}
+    seconds = args.duration / args.repeat
+    for r in range(args.repeat):
+        order = list(servers) if r % 2 == 0 else list(reversed(servers))
+        for app in order:
+            result = run_wrk(
+                servers[app].url, phase, sources[app][r], token, seconds, args, f"{tag}{app[0]}{r}"
+            )
+            result["loadavg_1m"] = round(os.getloadavg()[0], 2)
+            rounds[app].append(result)
+    out = {}
+    for app, results in rounds.items():
+        requests = sum(r["requests"] for r in results)
+        duration = sum(r["duration_s"] for r in results)
+        out[app] = {
+            "requests": requests,
+            "errors": sum(r["errors"] for r in results),
+            "non2xx": sum(r["non2xx"] for r in results),
+            "socket_errors": sum(r["socket_errors"] for r in results),
+            "duration_s": round(duration, 3),
+            "rps": round(requests / duration, 1) if duration else 0.0,
+            "p50_ms": round(statistics.median(r["p50_ms"] for r in results), 3),
+            "p99_ms": max(r["p99_ms"] for r in results),
+            "wrk_cpu_share": max(r["wrk_cpu_share"] or 0 for r in results),
+            "loadavg_1m": max(r["loadavg_1m"] for r in results),
+            "error_samples": [s for r in results for s in r["error_samples"]][:5],
+            "rounds": results,
+        }
+    return out
+
+
+def write_ids(path: Path, rows: list[tuple[str, str]]) -> Path:
+    path.write_text("".join(f"{i}\t{n}\n" for i, n in rows))
+    return path
+
+
+# -- one database ----------------------------------------------------------------------------------------
+
+
+def run_database(kind: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    from . import seed
+
+    work.mkdir(parents=True, exist_ok=True)
+    url = prepare_database(kind, work)
+    secret = secrets.token_urlsafe(32)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SECRET_KEY": secret,
+        "HOST_INSTANCE_PATH": str(work / "instance"),
+        "HOST_LOAD_ENTRYPOINTS": "0",
+        "FLASK_SCIM_RATE_LIMIT": "off",
+        "PYTHONPATH": str(ROOT),
+    }
+    flask = [str(VENV_BIN / "flask"), "--app", "examples.host_app"]
+    subprocess.run([*flask, "demo", "init"], cwd=ROOT, env=env, check=True, capture_output=True)
+    token = subprocess.run(
+        [*flask, "scim", "token", "issue", "--tenant", TENANT, "--origin", ORIGIN],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    journal = set_wal(url) if kind == "sqlite" else None
+
+    # In-process apps for seeding, with the servers' configuration.
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        from examples.host_app import create_app
+
+        from .ceiling import create_app as create_ceiling
+        from .ceiling import db as ceiling_db
+
+        host = create_app({"SCIM_RATE_LIMIT": "off"})
+        ceiling = create_ceiling()
+        with ceiling.app_context():
+            ceiling_db.create_all()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    seed.post_via_api(host, token, 0)
+    problems = seed.verify_against_api(host, TENANT, 0)
+    if problems:
+        raise RuntimeError("bulk seeding differs from POST /Users: " + "; ".join(problems))
+    seeded = 1  # the plugin's user 0 came through the API; the ceiling starts from user 0
+    seed_times: dict[int, float] = {}
+
+    def grow(n: int) -> None:
+        nonlocal seeded
+        started = time.perf_counter()
+        seed.seed_plugin(host, TENANT, seeded, n)
+        seed.seed_ceiling(ceiling, 0 if seeded == 1 else seeded, n)
+        seeded = n
+        analyze(url)
+        seed_times[n] = round(time.perf_counter() - started, 1)
+        log(f"{kind}: seeded to {n} users in {seed_times[n]}s")
+
+    sizes = sorted(args.sizes)
+    grow(sizes[0])
+    server_env = {**env}
+    servers = {
+        "plugin": Server("plugin", "examples.host_app:create_app()", args.port, server_env, args, work),
+        "ceiling": Server(
+            "ceiling", "benchmarks.ceiling:create_app()", args.port + 1, server_env, args, work
+        ),
+    }
+    phases: list[dict[str, Any]] = []
+    growth: list[dict[str, Any]] = []
+    profile: dict[str, Any] = {}
+
+    def profile_phases(phases: list[str]) -> dict[str, Any]:
+        from .profile import profile_workers
+
+        def data_for(phase: str) -> Path:
+            if phase != "delete":
+                return data["plugin"]
+            return write_ids(work / "delete-profile.tsv", seed.plugin_users(host, TENANT, "bench-post-%"))
+
+        return profile_workers(servers["plugin"], kind, phases, args, work, data_for, token, run_wrk)
+
+    run_tag = secrets.token_hex(3)
+    try:
+        seeded_rows = {
+            "plugin": seed.plugin_users(host, TENANT, "user%@bench.example"),
+            "ceiling": seed.ceiling_users(ceiling, "user%@bench.example"),
+        }
+        data = {app: write_ids(work / f"seeded-{app}.tsv", rows) for app, rows in seeded_rows.items()}
+        for app, server in servers.items():  # warm-up: imports, SQL compilation caches, connection pools
+            run_wrk(server.url, "lookup", data[app], token, args.warmup, args, run_tag)
+            run_wrk(server.url, "get", data[app], token, args.warmup, args, run_tag)
+        for phase in args.phases:
+            entry: dict[str, Any] = {"phase": phase, "label": LABELS[phase], "n": sizes[0]}
+            sources: dict[str, list[Path]] = {app: [data[app]] * args.repeat for app in servers}
+            if phase == "delete":
+                for app in servers:
+                    rows = (
+                        seed.plugin_users(host, TENANT, "bench-post-%")
+                        if app == "plugin"
+                        else seed.ceiling_users(ceiling, "bench-post-%")
+                    )
+                    entry[f"{app}_pool"] = len(rows)
+                    sources[app] = [
+                        write_ids(work / f"delete-{app}-{r}.tsv", rows[r :: args.repeat])
+                        for r in range(args.repeat)
+                    ]
+            entry.update(run_rounds(servers, phase, sources, token, args, f"{run_tag}{phase[:2]}"))
+            for app in servers:
+                log(
+                    f"{kind} {phase:7} {app:8} {entry[app]['rps']:8.1f} req/s p50 "
+                    f"{entry[app]['p50_ms']:.2f} ms errors {entry[app]['errors']} "
+                    f"load avg {entry[app]['loadavg_1m']}"
+                )
+            entry["ratio"] = (
+                round(entry["plugin"]["rps"] / entry["ceiling"]["rps"], 3)
+                if entry["ceiling"]["rps"]
+                else None
+            )
+            phases.append(entry)
+        if args.profile:
+            profile[f"n={sizes[0]}"] = profile_phases(args.profile_phases)
+        for n in sizes:
+            if n != sizes[0]:
+                grow(n)
+                seeded_rows = {
+                    "plugin": seed.plugin_users(host, TENANT, "user%@bench.example"),
+                    "ceiling": seed.ceiling_users(ceiling, "user%@bench.example"),
+                }
+                data = {app: write_ids(work / f"seeded-{app}.tsv", rows) for app, rows in seeded_rows.items()}
+            for phase in args.grow_phases:
+                entry = {
+                    "phase": phase,
+                    "n": n,
+                    "plugin_rows": seed.plugin_count(host, TENANT),
+                    "ceiling_rows": seed.ceiling_count(ceiling),
+                }
+                if n == sizes[0]:
+                    previous = next((p for p in phases if p["phase"] == phase), None)
+                    if previous is not None:
+                        entry.update(plugin=previous["plugin"], ceiling=previous["ceiling"])
+                if "plugin" not in entry:
+                    sources = {app: [data[app]] * args.repeat for app in servers}
+                    entry.update(run_rounds(servers, phase, sources, token, args, f"{run_tag}g{n}"))
+                log(
+                    f"{kind} {phase} at N={n}: plugin p50 {entry['plugin']['p50_ms']:.2f} "
+                    f"ms, ceiling {entry['ceiling']['p50_ms']:.2f} ms"
+                )
+                entry["ratio"] = (
+                    round(entry["plugin"]["rps"] / entry["ceiling"]["rps"], 3)
+                    if entry["ceiling"]["rps"]
+                    else None
+                )
+                growth.append(entry)
+        if args.profile and len(sizes) > 1:
+            profile[f"n={sizes[-1]}"] = profile_phases(["lookup", "get"])
+    finally:
+        for server in servers.values():
+            server.stop()
+    server_problems = {app: server.log_problems() for app, server in servers.items()}
+    result = {
+        "database": kind,
+        "url": url.replace(str(ROOT), "."),
+        "sqlite_journal_mode": journal,
+        "seed_seconds": seed_times,
+        "phases": phases,
+        "growth": growth,
+        "server_log_problems": server_problems,
+        "profile": profile,
+    }
+    result["lookup_growth"] = growth_ratios(growth)
+    if kind == "postgres" and not args.keep_db:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS bench WITH (FORCE)")
+    return result
+
+
+def growth_ratios(growth: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for phase in {g["phase"] for g in growth}:
+        rows = sorted((g for g in growth if g["phase"] == phase), key=lambda g: g["n"])
+        if len(rows) < 2:
+            continue
+        first, last = rows[0], rows[-1]
+        out[phase] = {
+            "from_n": first["n"],
+            "to_n": last["n"],
+            "plugin_p50_ratio": round(last["plugin"]["p50_ms"] / first["plugin"]["p50_ms"], 3),
+            "ceiling_p50_ratio": round(last["ceiling"]["p50_ms"] / first["ceiling"]["p50_ms"], 3),
+        }
+    return out
+
+
+# -- report ----------------------------------------------------------------------------------------------
+
+
+def verdicts(results: list[dict[str, Any]]) -> list[str]:
+    misses = []
+    for db in results:
+        for entry in db["phases"]:
+            target = TARGETS[entry["phase"]]
+            if entry["ratio"] is not None and entry["ratio"] < target:
+                misses.append(f"{db['database']}: {entry['phase']} ratio {entry['ratio']:.2f} < {target}")
+            for app in ("plugin", "ceiling"):
+                if entry[app]["errors"]:
+                    misses.append(
+                        f"{db['database']}: {entry['phase']} {app} had {entry[app]['errors']} errors"
+                    )
+        for entry in db["growth"]:
+            for app in ("plugin", "ceiling"):
+                if entry[app]["errors"]:
+                    misses.append(
+                        f"{db['database']}: {entry['phase']}@{entry['n']} "
+                        f"{app} had {entry[app]['errors']} errors"
+                    )
+        lookup = db["lookup_growth"].get("lookup")
+        if lookup and lookup["plugin_p50_ratio"] > GROWTH_TARGET:
+            misses.append(
+                f"{db['database']}: lookup p50 grew {lookup['plugin_p50_ratio']:.2f}x > {GROWTH_TARGET}x"
+            )
+    return misses
+
+
+def print_report(report: dict[str, Any]) -> None:
+    for db in report["results"]:
+        print(
+            f"\n== {db['database']} ==  (gunicorn "
+            f"{report['settings']['server']}; wrk {report['settings']['load']})"
+        )
+        header = (
+            f"{'phase':22} {'app':8} {'requests':>9} {'errors':>6} {'req/s':>9} "
+            f"{'p50 ms':>8} {'p99 ms':>8} {'wrk cpu':>7} {'ratio':>6} {'target':>6}"
+        )
+        print(header)
+        print("-" * len(header))
+        for entry in db["phases"]:
+            for app in ("plugin", "ceiling"):
+                r = entry[app]
+                ratio = f"{entry['ratio']:.2f}" if app == "plugin" and entry["ratio"] is not None else ""
+                target = f">={TARGETS[entry['phase']]}" if app == "plugin" else ""
+                label = entry["label"] if app == "plugin" else ""
+                print(
+                    f"{label:22} {app:8} {r['requests']:9d} {r['errors']:6d} {r['rps']:9.1f} "
+                    f"{r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['wrk_cpu_share']:7.2f} {ratio:>6} {target:>6}"
+                )
+        print(
+            f"\n{'growth':22} {'N':>7} {'rows':>7} {'plugin req/s':>12} {'p50 ms':>8} "
+            f"{'p99 ms':>8} {'ceiling req/s':>13} {'p50 ms':>8} {'ratio':>6}"
+        )
+        for entry in db["growth"]:
+            p, c = entry["plugin"], entry["ceiling"]
+            print(
+                f"{entry['phase']:22} {entry['n']:7d} {entry['plugin_rows']:7d} {p['rps']:12.1f} "
+                f"{p['p50_ms']:8.2f} {p['p99_ms']:8.2f} {c['rps']:13.1f} {c['p50_ms']:8.2f} "
+                f"{entry['ratio']:6.2f}"
+            )
+        for phase, g in sorted(db["lookup_growth"].items()):
+            print(
+                f"{phase} p50 growth N={g['from_n']}->{g['to_n']}: plugin {g['plugin_p50_ratio']:.2f}x, "
+                f"ceiling {g['ceiling_p50_ratio']:.2f}x (target plugin <= {GROWTH_TARGET}x for lookup)"
+            )
+        for app, lines in db["server_log_problems"].items():
+            if lines:
+                print(f"gunicorn {app} log problems: {lines[:3]}")
+    misses = report["misses"]
+    print("\nTargets: " + ("all met" if not misses else f"{len(misses)} missed"))
+    for miss in misses:
+        print(f"  MISS {miss}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--mode",
+        choices=("quick", "full"),
+        default="quick",
+        help="quick: 6 s per phase and app in 2 rounds; full: 30 s in 3",
+    )
+    parser.add_argument("--db", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
+    parser.add_argument("--duration", type=float, help="seconds per phase (default by --mode)")
+    parser.add_argument(
+        "--repeat", type=int, help="alternating rounds per phase and app (default: quick 2, full 3)"
+    )
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up reads per app")
+    parser.add_argument("--sizes", default="1000,10000,100000", help="tenant sizes for the lookup growth")
+    parser.add_argument("--phases", default=",".join(PHASES))
+    parser.add_argument("--grow-phases", default="lookup,get,list,post", help="phases repeated at every size")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--worker-class", default="gthread")
+    parser.add_argument("--threads", type=int, default=2, help="gunicorn threads per worker")
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--port", type=int, default=8101, help="plugin port; the ceiling uses the next one")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the plugin's workers under each phase's load (lookup/get again at the largest N)",
+    )
+    parser.add_argument(
+        "--profile-phases", default=",".join(PHASES), help="phases to profile (post before delete)"
+    )
+    parser.add_argument(
+        "--keep-db",
+        action="store_true",
+        help="keep the PostgreSQL database 'bench' and the work folder (SQLite file, logs)",
+    )
+    parser.add_argument("--no-chart", action="store_true")
+    args = parser.parse_args(argv)
+    args.duration = args.duration or (6.0 if args.mode == "quick" else 30.0)
+    args.repeat = args.repeat or (2 if args.mode == "quick" else 3)
+    args.sizes = [int(s) for s in args.sizes.split(",") if s]
+    args.phases = [p for p in args.phases.split(",") if p]
+    args.grow_phases = [p for p in args.grow_phases.split(",") if p]
+    args.profile_phases = [p for p in args.profile_phases.split(",") if p]
+    if shutil.which("wrk") is None:
+        parser.error("wrk is not installed (apt-get install -y wrk)")
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    results_dir = HERE / "results"
+    work = results_dir / f"work-{stamp}"
+    results = []
+    for kind in [d for d in args.db.split(",") if d]:
+        log(f"{kind}: starting")
+        results.append(run_database(kind, args, work / kind))
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = bool(
+        subprocess.run(
+            ["git", "status", "--porcelain", "src", "examples"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    )
+    report = {
+        "timestamp": stamp,
+        "commit": commit,
+        "src_dirty": dirty,
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "settings": {
+            "mode": args.mode,
+            "duration_s": args.duration,
+            "server": f"{args.workers} workers, {args.worker_class}, {args.threads} threads, 127.0.0.1",
+            "load": f"-t{args.wrk_threads} -c{args.connections}, {args.duration:g}s per phase and app in "
+            f"{args.repeat} alternating rounds (keep-alive)",
+            "sizes": args.sizes,
+        },
+        "targets": {"ratios": TARGETS, "lookup_p50_growth_max": GROWTH_TARGET},
+        "results": results,
+    }
+    report["misses"] = verdicts(results)
+    out = results_dir / f"{stamp}.json"
+    out.write_text(json.dumps(report, indent=2))
+    print_report(report)
+    print(f"\nJSON: {out.relative_to(ROOT)}")
+    if not args.no_chart:
+        from .chart import draw
+
+        png = draw(report, results_dir / f"{stamp}.png")
+        print(f"chart: {png.relative_to(ROOT)}")
+    if not (args.profile or args.keep_db):
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
