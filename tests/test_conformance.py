@@ -7,13 +7,11 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import httpx2
 import pytest
 from werkzeug.serving import make_server
 
 from .conftest import ORIGIN
-
-httpx2 = pytest.importorskip("httpx2", reason="installed with the test extras")
-scim2_tester = pytest.importorskip("scim2_tester", reason="installed with the test extras")
 
 
 @pytest.fixture

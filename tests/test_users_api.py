@@ -717,11 +717,12 @@ class TestDiscovery:
 
     def test_resource_types(self, scim: ScimClient) -> None:
         body = scim.get("/ResourceTypes").get_json()
-        assert body["schemas"] == [LIST] and body["totalResults"] == 1
-        assert body["Resources"][0]["endpoint"] == "/Users"
+        assert body["schemas"] == [LIST] and body["totalResults"] == 2
+        assert [rt["endpoint"] for rt in body["Resources"]] == ["/Users", "/Groups"]
         one = scim.get("/ResourceTypes/User")
         assert one.status_code == 200 and one.get_json()["name"] == "User"
-        assert_error(scim.get("/ResourceTypes/Group"), 404)
+        assert scim.get("/ResourceTypes/Group").get_json()["endpoint"] == "/Groups"
+        assert_error(scim.get("/ResourceTypes/Nope"), 404)
 
     def test_schemas(self, scim: ScimClient) -> None:
         body = scim.get("/Schemas").get_json()
@@ -748,7 +749,7 @@ class TestDiscovery:
     def test_wrong_method_on_users_is_405(self, scim: ScimClient, method: str, path: str) -> None:
         assert_error(scim.request(method, path, json={}), 405)
 
-    @pytest.mark.parametrize("path", ["/Nope", "/Users/a/b", "/Groups", "/Me"])
+    @pytest.mark.parametrize("path", ["/Nope", "/Users/a/b", "/Groups/a/b"])
     def test_unknown_route_is_404_scim_json(self, scim: ScimClient, path: str) -> None:
         r = scim.get(path)
         assert_error(r, 404)

@@ -96,6 +96,11 @@ class User(db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(256))
     company_permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
     provisioning_method: Mapped[str] = mapped_column(String(16), default="manual")
+    # What SCIM asked for the user itself, and what its mapped SCIM groups grant (seam Permissions as
+    # JSON). The membership rows below are always own + group grants, recomputed when either changes, so
+    # leaving a group removes exactly what only that group granted.
+    scim_own_permissions: Mapped[dict | None] = mapped_column(JSON)
+    scim_group_grants: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, server_default=func.now()
     )

@@ -190,6 +190,102 @@ def _host_user(tenant_id: str, host_user_id: str) -> User:
     return host_user
 
 
+@hookimpl
+def scim_apply_group_grants(tenant_id: str, host_user_id: str, grants: Any) -> bool:
+    """Memberships become the user's own permissions plus what its mapped groups grant now."""
+    host_user = _host_user(tenant_id, host_user_id)
+    own = _load(host_user.scim_own_permissions)
+    if own is None:
+        # First grant for a user whose own permissions SCIM never set: what it has now is its own.
+        own = _snapshot(host_user)
+        host_user.scim_own_permissions = _dump(own)
+    host_user.scim_group_grants = _dump(grants)
+    _apply_permissions(host_user, own, grants)
+    db.session.flush()
+    return True
+
+
+def _dump(permissions: Any) -> dict[str, Any]:
+    def ref(r: Any) -> dict[str, Any]:
+        return {"id": r.id, "name": r.name}
+
+    return {
+        "company_permissions": list(permissions.company_permissions),
+        "roles": [ref(r) for r in permissions.roles],
+        "workspaces": [
+            {
+                "workspace": ref(w.workspace),
+                "permissions": list(w.permissions),
+                "permission_set": ref(w.permission_set) if w.permission_set is not None else None,
+            }
+            for w in permissions.workspaces
+        ],
+        "teams": [
+            {
+                "team": ref(t.team),
+                "workspace": ref(t.workspace) if t.workspace is not None else None,
+                "permissions": list(t.permissions),
+            }
+            for t in permissions.teams
+        ],
+    }
+
+
+def _load(data: dict[str, Any] | None) -> Any:
+    if data is None:
+        return None
+    seam = _seam()
+
+    def ref(d: dict[str, Any] | None) -> Any:
+        return seam.Ref(id=d["id"], name=d["name"]) if d is not None else None
+
+    return seam.Permissions(
+        company_permissions=tuple(data.get("company_permissions", ())),
+        roles=tuple(ref(r) for r in data.get("roles", ())),
+        workspaces=tuple(
+            seam.WorkspaceGrant(
+                workspace=ref(w["workspace"]),
+                permissions=tuple(w.get("permissions", ())),
+                permission_set=ref(w.get("permission_set")),
+            )
+            for w in data.get("workspaces", ())
+        ),
+        teams=tuple(
+            seam.TeamGrant(
+                team=ref(t["team"]),
+                workspace=ref(t.get("workspace")),
+                permissions=tuple(t.get("permissions", ())),
+            )
+            for t in data.get("teams", ())
+        ),
+    )
+
+
+def _snapshot(host_user: User) -> Any:
+    """The user's current memberships as seam Permissions (by id)."""
+    seam = _seam()
+    return seam.Permissions(
+        company_permissions=tuple(host_user.company_permissions or ()),
+        roles=tuple(seam.Ref(id=str(a.role_id)) for a in host_user.role_assignments),
+        workspaces=tuple(
+            seam.WorkspaceGrant(
+                workspace=seam.Ref(id=str(m.workspace_id)),
+                permissions=tuple(m.permissions or ()),
+                permission_set=seam.Ref(id=str(m.permission_set_id)) if m.permission_set_id else None,
+            )
+            for m in host_user.memberships
+        ),
+        teams=tuple(
+            seam.TeamGrant(
+                team=seam.Ref(id=str(t.team_id)),
+                workspace=seam.Ref(id=str(t.team.workspace_id)),
+                permissions=tuple(t.permissions or ()),
+            )
+            for t in host_user.team_memberships
+        ),
+    )
+
+
 def _apply(host_user: User, change: Any) -> None:
     host_user.email = change.user_name
     host_user.given_name = change.given_name or ""
@@ -197,19 +293,28 @@ def _apply(host_user: User, change: Any) -> None:
     host_user.department = change.department
     host_user.active = change.active
     if change.permissions is not None:
-        _apply_permissions(host_user, change.permissions)
+        host_user.scim_own_permissions = _dump(change.permissions)
+        _apply_permissions(host_user, change.permissions, _load(host_user.scim_group_grants))
 
 
-def _apply_permissions(host_user: User, permissions: Any) -> None:
-    """Replace the user's company permissions, roles, workspace and team memberships."""
+def _apply_permissions(host_user: User, permissions: Any, group_grants: Any = None) -> None:
+    """Replace the user's company permissions, roles, workspace and team memberships.
+
+    ``group_grants`` (what mapped SCIM groups grant) is added on top: permissions and roles are
+    unioned, a workspace both grant gets the union of the permission lists, and the user's own
+    permission set wins over a group's.
+    """
     company_id = host_user.company_id
     in_company = Workspace.company_id == company_id
+    extra = group_grants or _seam().Permissions()
     host_user.company_permissions = _check_permissions(
-        permissions.company_permissions, COMPANY_PERMISSIONS, "company"
+        tuple(permissions.company_permissions) + tuple(extra.company_permissions),
+        COMPANY_PERMISSIONS,
+        "company",
     )
 
     roles = []
-    for ref in permissions.roles:
+    for ref in (*permissions.roles, *extra.roles):
         role = _by_ref(Role, ref, Role.company_id == company_id)
         if role is None:
             raise _errors().InvalidValue(f"Unknown role {ref.describe()}.")
@@ -230,7 +335,8 @@ def _apply_permissions(host_user: User, permissions: Any) -> None:
         return row
 
     memberships: dict[int, WorkspaceMembership] = {}
-    for grant in permissions.workspaces:
+    own_workspaces = len(permissions.workspaces)
+    for index, grant in enumerate((*permissions.workspaces, *extra.workspaces)):
         workspace = _by_ref(Workspace, grant.workspace, in_company)
         if workspace is None:
             raise _errors().InvalidValue(f"Unknown workspace {grant.workspace.describe()}.")
@@ -241,8 +347,15 @@ def _apply_permissions(host_user: User, permissions: Any) -> None:
             )
             if permission_set is None:
                 raise _errors().InvalidValue(f"Unknown permission set {grant.permission_set.describe()}.")
+        checked = _check_permissions(grant.permissions, WORKSPACE_PERMISSIONS, "workspace")
+        if index >= own_workspaces and workspace.id in memberships:
+            # A group grant on a workspace the user already has: add to it.
+            row = memberships[workspace.id]
+            row.permissions = list(dict.fromkeys([*row.permissions, *checked]))
+            row.permission_set = row.permission_set or permission_set
+            continue
         row = membership(workspace.id)
-        row.permissions = _check_permissions(grant.permissions, WORKSPACE_PERMISSIONS, "workspace")
+        row.permissions = checked
         row.permission_set = permission_set
         memberships[workspace.id] = row
 

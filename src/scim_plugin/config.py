@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "SCIM_RESPONSE_STYLE": "scim",
     "SCIM_PATCH_RESPONSE": 200,
     "SCIM_PASSWORD": "ignore",
+    "SCIM_MAX_GROUP_MEMBERS_RETURNED": 10_000,
     "SCIM_PLUGINS": (),
     "SCIM_BLOCKED_PLUGINS": (),
 }
@@ -93,6 +94,8 @@ class ScimConfig:
     password: str
     plugins: tuple[str, ...]
     blocked_plugins: tuple[str, ...]
+    # Largest member list a group response carries (see README, "Groups").
+    max_group_members_returned: int = 10_000
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> ScimConfig:
@@ -186,4 +189,5 @@ class ScimConfig:
             password=choice("SCIM_PASSWORD", PASSWORD_POLICIES),
             plugins=names("SCIM_PLUGINS"),
             blocked_plugins=names("SCIM_BLOCKED_PLUGINS"),
+            max_group_members_returned=integer("SCIM_MAX_GROUP_MEMBERS_RETURNED", 0, 1_000_000),
         )

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         AdminIdentity,
         HostUserInfo,
         IssuedCredential,
+        Permissions,
         Ref,
         ScimEvent,
         TokenIdentity,
@@ -113,6 +114,23 @@ def scim_current_admin() -> AdminIdentity | None:
 
     The first non-``None`` result wins; ``None`` means nobody is signed in (the page answers 401 or
     redirects as the host's login flow requires).
+    """
+
+
+@hookspec(firstresult=True)
+def scim_apply_group_grants(tenant_id: str, host_user_id: str, grants: Permissions) -> bool | None:
+    """Give the host user exactly what its mapped SCIM groups grant, on top of its own permissions.
+
+    ``grants`` is the union of the grants of every mapped group the user is now a member of (company
+    permissions and roles de-duplicated, one ``WorkspaceGrant`` per mapped group and workspace, in group
+    creation order); an empty ``Permissions()`` means no mapped group grants anything any more, so
+    whatever groups granted before must go. The user's own permissions (from ``scim_create_user`` /
+    ``scim_update_user``) are not part of ``grants`` and must be kept. Called for each user whose
+    grants may have changed (joined or left a mapped group, a mapping changed, a mapped group was
+    deleted); calls are idempotent. Runs inside the provisioning transaction: raise a ``ScimError`` to
+    refuse, and the membership change (or the mapping change, for every member) is rolled back.
+    Return ``True`` when handled; the first non-``None`` result wins; ``None`` means "not mine", and
+    with no answer at all the change fails with 501. Never called for unmapped groups.
     """
 
 

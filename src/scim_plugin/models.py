@@ -168,6 +168,59 @@ class ScimUserValue(ScimBase):
     primary: Mapped[bool | None] = mapped_column(Boolean)
 
 
+class ScimGroup(ScimBase):
+    """A SCIM Group of a tenant. ``resource`` is the group's document *without* its members.
+
+    Members live in ``scim_group_members`` (one row per member) and are changed with set-based SQL, so
+    a membership change never loads or rewrites the member list. ``displayName`` is unique per tenant,
+    case-insensitively (``display_name_norm`` is the folded copy, under a unique index).
+    """
+
+    __tablename__ = "scim_groups"
+    __table_args__ = (
+        Index("uq_scim_groups_tenant_display_name", "tenant_id", "display_name_norm", unique=True),
+        Index("ix_scim_groups_tenant_external_id", "tenant_id", "external_id"),
+        Index("ix_scim_groups_tenant_created", "tenant_id", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(255))
+    display_name_norm: Mapped[str] = mapped_column(String(255))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    resource: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ScimGroupMember(ScimBase):
+    """One user in one group. Deleting the group or the user deletes the row (ON DELETE CASCADE)."""
+
+    __tablename__ = "scim_group_members"
+    __table_args__ = (Index("ix_scim_group_members_tenant_member", "tenant_id", "member_id"),)
+
+    group_id: Mapped[str] = mapped_column(ForeignKey("scim_groups.id", ondelete="CASCADE"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("scim_users.id", ondelete="CASCADE"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+
+
+class ScimGroupMapping(ScimBase):
+    """What membership of a group grants in the host (Braze's "SCIM group role mapping").
+
+    ``grants`` has the shape of the permissions extension (``companyPermissions``, ``roles``,
+    ``workspaces``), so it converts to the seam's ``Permissions`` like a user's own permissions do.
+    """
+
+    __tablename__ = "scim_group_mappings"
+
+    group_id: Mapped[str] = mapped_column(ForeignKey("scim_groups.id", ondelete="CASCADE"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    grants: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class AuditRecord(ScimBase):
     """One SCIM request: who, from where, what, the outcome and why. Never a token or a secret."""
 

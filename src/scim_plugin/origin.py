@@ -20,7 +20,7 @@ MAX_ORIGIN_LENGTH = 255
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
-_FORBIDDEN = frozenset('<>"\'`{}|\\^')
+_FORBIDDEN = frozenset("<>\"'`{}|\\^")
 
 
 def normalize_origin(value: str) -> str:

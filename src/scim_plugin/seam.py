@@ -110,7 +110,8 @@ class ScimEvent:
     """Something that happened: a provisioning change, a token change or an audited request.
 
     ``name`` is one of ``user.created``, ``user.updated``, ``user.deactivated``, ``user.reactivated``,
-    ``user.deleted``, ``token.issued``, ``token.revoked``, ``request.refused``, ``request.audited``.
+    ``user.deleted``, ``group.created``, ``group.updated``, ``group.deleted``, ``token.issued``,
+    ``token.revoked``, ``request.refused``, ``request.audited``.
     """
 
     name: str

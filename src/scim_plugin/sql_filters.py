@@ -16,13 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, func, literal, not_, or_, select, true
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from .attributes import Attribute, ResourceType
 from .errors import InvalidFilter
 from .filters import And, AttrRef, Compare, Node, Not, Or, Present, ValuePath, coerce_bool, parse_datetime
-from .models import ScimUser, ScimUserValue
+from .models import ScimGroup, ScimGroupMember, ScimUser, ScimUserValue
 from .schemas import resolve_path
 
 # Multi-valued attributes mirrored into scim_user_values, with the sub-attributes stored there.
@@ -69,8 +70,17 @@ def _case_exact(attr: Attribute) -> bool:
     return attr.case_exact or attr.type in ("reference", "binary")
 
 
-def _json_column(path: tuple[str, ...], attr: Attribute) -> Column:
-    element = ScimUser.resource[path]
+_GROUP_COLUMNS: dict[str, Column] = {
+    "id": Column(ScimGroup.id, "string", False),
+    "externalid": Column(ScimGroup.external_id, "string", False),
+    "displayname": Column(ScimGroup.display_name_norm, "string", True),
+    "meta.created": Column(ScimGroup.created_at, "dateTime", False),
+    "meta.lastmodified": Column(ScimGroup.updated_at, "dateTime", False),
+}
+
+
+def _json_column(path: tuple[str, ...], attr: Attribute, model: Any = ScimUser) -> Column:
+    element = model.resource[path]
     if attr.type == "boolean":
         return Column(element.as_boolean(), "boolean", False)
     if attr.type == "integer":
@@ -123,7 +133,7 @@ def _compare(column: Column, attr: Attribute, op: str, value: Any, ref: AttrRef)
         moment = parse_datetime(value) if isinstance(value, str) else None
         if isinstance(value, str) and moment is None:
             raise InvalidFilter(f"{value!r} is not a valid dateTime for {str(ref)!r}")
-        if moment is None or not isinstance(expr, KeyedColumnElement):
+        if moment is None or not isinstance(expr, KeyedColumnElement | QueryableAttribute):
             # JSON-held dateTimes are not comparable in SQL without a column; refuse rather than guess.
             if moment is None:
                 return false()
@@ -168,13 +178,28 @@ def _value_column(sub: Attribute) -> Column:
 
 
 class FilterCompiler:
-    """Compiles a filter for one tenant's users of ``resource_type``."""
+    """Compiles a filter for one tenant's users of ``resource_type``.
 
-    def __init__(self, resource_type: ResourceType) -> None:
+    ``lenient``: an attribute the resource type does not know matches nothing instead of being an
+    error (root ``/.search`` spans several types); the unknown paths are collected in ``unknown``.
+    """
+
+    model: Any = ScimUser
+    columns: dict[str, Column] = _COLUMNS
+
+    def __init__(self, resource_type: ResourceType, *, lenient: bool = False) -> None:
         self.resource_type = resource_type
+        self.lenient = lenient
+        self.unknown: set[str] = set()
 
     def compile(self, node: Node) -> ColumnElement[bool]:
         return self._node(node)
+
+    def _known(self, ref: AttrRef) -> bool:
+        if resolve_path(self.resource_type, str(ref)) is not None or not self.lenient:
+            return True
+        self.unknown.add(str(ref).lower())
+        return False
 
     def _node(self, node: Node) -> ColumnElement[bool]:
         if isinstance(node, And):
@@ -200,7 +225,25 @@ class FilterCompiler:
             json_path = (path.schema.id, *json_path)
         return key, path.attribute, path.sub, json_path
 
+    def _value_column(self, attr: Attribute, sub: Attribute) -> Column:
+        if attr.name == "groups":
+            name = sub.name.lower()
+            if name == "value":
+                return Column(ScimGroupMember.group_id, sub.type, True)
+            if name == "display":
+                return Column(ScimGroup.display_name_norm, sub.type, True)
+            if name == "type":
+                return Column(literal("direct"), sub.type, True)
+            raise InvalidFilter(f"sub-attribute {sub.name!r} cannot be used in a filter")
+        return _value_column(sub)
+
     def _multi_valued(self, attr: Attribute, condition: ColumnElement[bool]) -> ColumnElement[bool]:
+        if attr.name == "groups":
+            return exists(
+                select(ScimGroupMember.group_id)
+                .join(ScimGroup, ScimGroup.id == ScimGroupMember.group_id)
+                .where(ScimGroupMember.member_id == ScimUser.id, condition)
+            )
         if attr.name not in VALUE_TABLE_ATTRIBUTES:
             raise InvalidFilter(f"attribute {attr.name!r} cannot be used in a filter")
         return exists(
@@ -210,6 +253,8 @@ class FilterCompiler:
         )
 
     def _comparison(self, node: Compare) -> ColumnElement[bool]:
+        if not self._known(node.path):
+            return false()
         key, attr, sub, json_path = self._resolve(node.path)
         if attr.multi_valued:
             if node.op == "ne":
@@ -218,18 +263,20 @@ class FilterCompiler:
                 return not_(self._present(node.path))
             target = sub or attr.sub("value") or attr
             return self._multi_valued(
-                attr, _compare(_value_column(target), target, node.op, node.value, node.path)
+                attr, _compare(self._value_column(attr, target), target, node.op, node.value, node.path)
             )
         target = sub or attr
-        column = _COLUMNS.get(key) or _json_column(json_path, target)
+        column = self.columns.get(key) or _json_column(json_path, target, self.model)
         return _compare(column, target, node.op, node.value, node.path)
 
     def _present(self, ref: AttrRef) -> ColumnElement[bool]:
+        if not self._known(ref):
+            return false()
         key, attr, sub, json_path = self._resolve(ref)
         if attr.multi_valued:
             if sub is None:
                 return self._multi_valued(attr, true())
-            column = _value_column(sub)
+            column = self._value_column(attr, sub)
             return self._multi_valued(
                 attr,
                 and_(column.expr.is_not(None), column.expr != "")
@@ -238,13 +285,15 @@ class FilterCompiler:
             )
         if attr.type == "complex" and sub is None:
             # Normalisation never stores empty objects, so any stored object is a present one.
-            return ScimUser.resource[json_path].as_string().is_not(None)
-        column = _COLUMNS.get(key) or _json_column(json_path, sub or attr)
+            return self.model.resource[json_path].as_string().is_not(None)
+        column = self.columns.get(key) or _json_column(json_path, sub or attr, self.model)
         if column.type in ("string", "reference", "binary"):
             return and_(column.expr.is_not(None), column.expr != "")
         return column.expr.is_not(None)
 
     def _value_path(self, node: ValuePath) -> ColumnElement[bool]:
+        if not self._known(node.attr):
+            return false()
         _, attr, sub, _ = self._resolve(node.attr)
         if sub is not None or attr.type != "complex":
             raise InvalidFilter(f"value filter on {str(node.attr)!r} needs a complex attribute")
@@ -265,7 +314,29 @@ class FilterCompiler:
         sub = scope.sub(ref.attr) if ref.urn is None and ref.sub is None else None
         if sub is None:
             raise InvalidFilter(f"unknown sub-attribute {str(ref)!r} of {scope.name!r} in value filter")
-        column = _value_column(sub)
+        column = self._value_column(scope, sub)
         if isinstance(node, Present):
             return column.expr.is_not(None)
         return _compare(column, sub, node.op, node.value, ref)
+
+
+class GroupFilterCompiler(FilterCompiler):
+    """Compiles a filter for one tenant's groups: indexed columns, ``members`` as an ``EXISTS``."""
+
+    model = ScimGroup
+    columns = _GROUP_COLUMNS
+
+    def _value_column(self, attr: Attribute, sub: Attribute) -> Column:
+        name = sub.name.lower()
+        if attr.name == "members" and name == "value":
+            return Column(ScimGroupMember.member_id, sub.type, True)
+        if attr.name == "members" and name == "type":
+            return Column(literal("user"), sub.type, True)
+        raise InvalidFilter(f"sub-attribute {attr.name}.{sub.name} cannot be used in a filter")
+
+    def _multi_valued(self, attr: Attribute, condition: ColumnElement[bool]) -> ColumnElement[bool]:
+        if attr.name != "members":
+            raise InvalidFilter(f"attribute {attr.name!r} cannot be used in a filter")
+        return exists(
+            select(ScimGroupMember.member_id).where(ScimGroupMember.group_id == ScimGroup.id, condition)
+        )

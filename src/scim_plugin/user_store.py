@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from . import errors
 from .extension import ScimState
 from .filters import Node
-from .models import ScimUser, ScimUserValue, new_id, utcnow
+from .models import ScimGroup, ScimGroupMember, ScimUser, ScimUserValue, new_id, utcnow
 from .patch import apply_patch
 from .resources import check_immutable, format_datetime, merge_for_put, normalize_input
 from .schemas import ENTERPRISE_USER_URN, PERMISSIONS_URN, USER_RESOURCE
@@ -82,10 +82,13 @@ class UserStore:
 
     # -- reads ---------------------------------------------------------------------------------------
 
-    def get(self, user_id: str) -> ScimUser:
-        row = self.session.execute(
-            select(ScimUser).where(ScimUser.tenant_id == self.tenant_id, ScimUser.id == user_id)
-        ).scalar_one_or_none()
+    def get(self, user_id: str, *, lock: bool = False) -> ScimUser:
+        stmt = select(ScimUser).where(ScimUser.tenant_id == self.tenant_id, ScimUser.id == user_id)
+        if lock:
+            # Re-read the latest committed row and hold it (PostgreSQL); SQLite ignores FOR UPDATE, but a
+            # writer there already holds the database's write lock after its first UPDATE.
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        row = self.session.execute(stmt).scalar_one_or_none()
         if row is None:
             raise errors.NotFound(f"User {user_id} not found.")
         return row
@@ -155,7 +158,11 @@ class UserStore:
         return row
 
     def replace(self, user_id: str, body: Any, if_match: str | None) -> ScimUser:
-        row = self.get(user_id)
+        return _retry_unconditional(if_match, lambda lock: self._replace(user_id, body, if_match, lock))
+
+    def _replace(self, user_id: str, body: Any, if_match: str | None, lock: bool) -> ScimUser:
+        row = self.get(user_id, lock=lock)
+        body = copy.deepcopy(body)
         if isinstance(body, dict) and not _names_user_name(body):
             # Braze's PUT carries no userName ("cannot be updated through this endpoint"): keep it.
             body = {**body, "userName": row.user_name}
@@ -169,9 +176,14 @@ class UserStore:
         return self._save(row, old, merged, if_match, password, permissions_given)
 
     def patch(self, user_id: str, operations: Any, if_match: str | None) -> tuple[ScimUser, bool]:
-        row = self.get(user_id)
+        return _retry_unconditional(if_match, lambda lock: self._patch(user_id, operations, if_match, lock))
+
+    def _patch(
+        self, user_id: str, operations: Any, if_match: str | None, lock: bool
+    ) -> tuple[ScimUser, bool]:
+        row = self.get(user_id, lock=lock)
         old = self._stored(row)
-        result = apply_patch(old, operations, USER_RESOURCE)
+        result = apply_patch(old, copy.deepcopy(operations), USER_RESOURCE)
         if not result.changed:
             self._check_version(row, if_match)
             return row, False
@@ -192,8 +204,23 @@ class UserStore:
             if handled is None:
                 raise errors.NotImplementedFeature("No host implementation deletes users (scim_delete_user).")
         self.session.execute(delete(ScimUserValue).where(ScimUserValue.user_id == row.id))
+        # The user leaves its groups (explicitly: SQLite enforces ON DELETE CASCADE only with a PRAGMA);
+        # their member lists changed, so their versions move on.
+        self.session.execute(
+            update(ScimGroup)
+            .where(
+                ScimGroup.tenant_id == self.tenant_id,
+                ScimGroup.id.in_(select(ScimGroupMember.group_id).where(ScimGroupMember.member_id == row.id)),
+            )
+            .values(version=ScimGroup.version + 1, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        self.session.execute(delete(ScimGroupMember).where(ScimGroupMember.member_id == row.id))
         result = self.session.execute(stmt.execution_options(synchronize_session=False))
         if result.rowcount != 1:  # type: ignore[attr-defined]
+            if versions is None:
+                # No precondition: the only way to miss is a concurrent DELETE that won.
+                raise errors.NotFound(f"User {user_id} not found.")
             raise errors.PreconditionFailed("The user was changed by someone else (If-Match failed).")
         self.session.expunge(row)
 
@@ -246,7 +273,7 @@ class UserStore:
         except IntegrityError:
             raise errors.Uniqueness(f'A user with userName "{values["user_name"]}" already exists.') from None
         if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise errors.PreconditionFailed("The user was changed by someone else; fetch it and retry.")
+            raise _Raced("The user was changed by someone else; fetch it and retry.")
         self.session.expire(row)
         self._flush_unique(values["user_name"], previous=previous_name)
         self._write_values(row, new=False)
@@ -347,14 +374,36 @@ class UserStore:
         )
 
 
+class _Raced(errors.PreconditionFailed):
+    """Another request updated the user between our read and our ``UPDATE ... WHERE version``."""
+
+
+def _retry_unconditional(if_match: str | None, attempt: Any) -> Any:
+    """Run a read-modify-write; without ``If-Match`` a lost race is redone on the latest row.
+
+    A client that sent no precondition must not get ``412``: its PUT or PATCH is applied to whatever is
+    current, as if it had arrived a moment later. The retry re-reads the row locked, so it cannot lose
+    again on PostgreSQL (and on SQLite the failed ``UPDATE`` already took the write lock). With
+    ``If-Match`` the race is the client's to settle: ``412``.
+    """
+    try:
+        return attempt(False)
+    except _Raced:
+        if if_match is not None:
+            raise
+    return attempt(True)
+
+
 def _names_user_name(body: dict[str, Any]) -> bool:
     core = USER_RESOURCE.schema.id.lower()
     for key, value in body.items():
         lowered = key.lower() if isinstance(key, str) else ""
         if lowered in ("username", f"{core}:username"):
             return True
-        if lowered == core and isinstance(value, dict) and any(
-            isinstance(k, str) and k.lower() == "username" for k in value
+        if (
+            lowered == core
+            and isinstance(value, dict)
+            and any(isinstance(k, str) and k.lower() == "username" for k in value)
         ):
             return True
     return False

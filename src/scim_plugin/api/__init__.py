@@ -12,7 +12,7 @@ import logging
 import time
 
 from flask import Blueprint, Response, current_app, g, request
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .. import errors
@@ -67,10 +67,11 @@ def create_api_blueprint(config: ScimConfig) -> Blueprint:
 
     bp.register_error_handler(Exception, handle_error)
 
-    from . import discovery, users
+    from . import discovery, groups, users
 
     discovery.register(bp)
     users.register(bp)
+    groups.register(bp)
 
     @bp.route("/<path:unknown>", methods=list(METHODS))
     def unknown_endpoint(unknown: str) -> Response:
@@ -110,7 +111,12 @@ def handle_error(exc: Exception) -> Response:
     """The one place where exceptions become SCIM responses."""
     state = get_state()
     state.db.session.rollback()
-    if isinstance(exc, errors.ScimError):
+    if isinstance(exc, AuthRefused) and _database_failure(exc):
+        # The token could not be checked because the database failed: a 503 the IdP retries, not a
+        # 401 (on which IdPs quarantine the provisioning job).
+        log.error("database error while authenticating a SCIM request", exc_info=exc.__context__)
+        error = errors.ServiceUnavailable("The directory database is unavailable; retry later.")
+    elif isinstance(exc, errors.ScimError):
         error = exc
     elif isinstance(exc, HTTPException):
         cls = _HTTP_TO_SCIM.get(exc.code or 500, errors.ScimError)
@@ -123,6 +129,14 @@ def handle_error(exc: Exception) -> Response:
     elif isinstance(exc, OperationalError):
         log.exception("database error in SCIM request")
         error = errors.ServiceUnavailable("The directory database is unavailable; retry later.")
+    elif isinstance(exc, DataError) or _unpaired_surrogate(exc):
+        # The client's value cannot be stored or compared (NUL byte, unpaired surrogate from a JSON
+        # ``\ud800`` escape, a number out of range, a string longer than its column): its fault, a 400.
+        log.info("SCIM request value rejected by the database: %s", type(exc).__name__)
+        error = errors.InvalidValue(
+            "A value in the request cannot be stored: it is too long or out of range, or it contains "
+            "characters that are not allowed (NUL, unpaired surrogates)."
+        )
     else:
         log.exception("unhandled error in SCIM request")
         error = errors.InternalError("Internal server error.")
@@ -135,6 +149,25 @@ def handle_error(exc: Exception) -> Response:
         g.scim_started = time.perf_counter()
         return finish_request(response)
     return response
+
+
+def _unpaired_surrogate(exc: BaseException) -> bool:
+    """A string with a lone surrogate (valid in JSON, not in UTF-8) reached the database driver."""
+    return isinstance(exc, UnicodeEncodeError) and "surrogate" in (exc.reason or "")
+
+
+def _database_failure(exc: BaseException) -> bool:
+    """Whether a database error caused ``exc`` (it may be hidden by ``raise ... from None``)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, OperationalError | InterfaceError) or (
+            isinstance(cause, DBAPIError) and cause.connection_invalidated
+        ):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def finish_request(response: Response) -> Response:

@@ -10,13 +10,20 @@ from .. import errors
 from ..attributes import Schema
 from ..canonical import with_canonical_values
 from ..extension import get_state
-from ..schemas import ENTERPRISE_USER_SCHEMA, PERMISSIONS_SCHEMA, USER_RESOURCE, USER_SCHEMA
+from ..schemas import (
+    ENTERPRISE_USER_SCHEMA,
+    GROUP_RESOURCE,
+    GROUP_SCHEMA,
+    PERMISSIONS_SCHEMA,
+    USER_RESOURCE,
+    USER_SCHEMA,
+)
 from .responses import scim_response
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-# Only what is served: Groups join these lists when their endpoints exist.
-RESOURCE_TYPES = (USER_RESOURCE,)
-SCHEMAS = (USER_SCHEMA, ENTERPRISE_USER_SCHEMA, PERMISSIONS_SCHEMA)
+# Only what is served (User first: Entra's checks read Resources[0] as /Users).
+RESOURCE_TYPES = (USER_RESOURCE, GROUP_RESOURCE)
+SCHEMAS = (USER_SCHEMA, GROUP_SCHEMA, ENTERPRISE_USER_SCHEMA, PERMISSIONS_SCHEMA)
 
 
 def base_url() -> str:

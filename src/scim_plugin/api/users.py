@@ -9,6 +9,7 @@ from flask import Blueprint, Response, g, request
 from .. import errors
 from ..auth import ScimContext
 from ..extension import get_state
+from ..group_store import GroupStore
 from ..models import ScimUser
 from ..resources import render, to_braze
 from ..schemas import USER_RESOURCE
@@ -54,18 +55,45 @@ def _location(user_id: str) -> str:
     return f"{base_url()}/Users/{user_id}"
 
 
+def _groups(rows: list[ScimUser], attributes: list[str] | None, excluded: list[str] | None) -> dict[str, Any]:
+    """The ``groups`` attribute of each user of a page, in one query (none when it is not shown)."""
+    from .groups import wants
+
+    if not rows or _braze_style() or not wants("groups", USER_RESOURCE, attributes, excluded):
+        return {}
+    prefix = f"{base_url()}/Groups/"
+    found = GroupStore(get_state(), _context().tenant_id).groups_of([row.id for row in rows])
+    return {
+        user_id: [
+            {"value": group_id, "$ref": prefix + group_id, "display": name, "type": "direct"}
+            for group_id, name in entries
+        ]
+        for user_id, entries in found.items()
+    }
+
+
+def user_bodies(
+    rows: list[ScimUser], attributes: list[str] | None = None, excluded: list[str] | None = None
+) -> list[dict[str, Any]]:
+    groups = _groups(rows, attributes, excluded)
+    return [_body(row, attributes, excluded, groups=groups.get(row.id)) for row in rows]
+
+
 def _body(
     row: ScimUser,
     attributes: list[str] | None = None,
     excluded: list[str] | None = None,
     *,
     with_host_info: bool = False,
+    groups: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     last_sign_in = None
     if with_host_info and row.host_user_id is not None:
         info = get_state().hook.scim_host_user_info(tenant_id=row.tenant_id, host_user_id=row.host_user_id)
         last_sign_in = info.last_sign_in_at if info is not None else None
     resource = document(row, _location(row.id), last_sign_in)
+    if groups:
+        resource["groups"] = groups
     if _braze_style():
         return to_braze(resource)
     return render(resource, USER_RESOURCE, attributes=attributes, excluded=excluded)
@@ -75,7 +103,10 @@ def _resource_response(row: ScimUser, status: int = 200, **extra_headers: str) -
     g.scim_resource_id = row.id
     attributes, excluded = _projection_args()
     headers = {"ETag": etag(row.version), **extra_headers}
-    return scim_response(_body(row, attributes, excluded, with_host_info=True), status, headers)
+    groups = _groups([row], attributes, excluded).get(row.id)
+    return scim_response(
+        _body(row, attributes, excluded, with_host_info=True, groups=groups), status, headers
+    )
 
 
 def _projection_args() -> tuple[list[str] | None, list[str] | None]:
@@ -118,7 +149,7 @@ def _list(params: Any) -> Response:
         "totalResults": total,
         "itemsPerPage": len(rows),
         "startIndex": query.start_index,
-        "Resources": [_body(row, attributes, excluded) for row in rows],
+        "Resources": user_bodies(rows, attributes, excluded),
     }
     return scim_response(body)
 
@@ -176,12 +207,19 @@ def delete_user(user_id: str) -> Response:
     return Response(status=204)
 
 
+def me() -> Response:
+    """``/Me`` (RFC 7644 §3.11) needs an authenticated *user*; a SCIM token acts for a company."""
+    raise errors.NotImplementedFeature(
+        "/Me is not supported: the SCIM token authenticates a company's provisioning client, not a user."
+    )
+
+
 def register(bp: Blueprint) -> None:
     bp.add_url_rule("/Users", view_func=create_user, methods=["POST"])
     bp.add_url_rule("/Users", view_func=list_users, methods=["GET"])
     bp.add_url_rule("/Users/.search", view_func=search_users, methods=["POST"])
-    # RFC 7644 §3.4.3 search from the root spans every resource type; Users is the only one served.
-    bp.add_url_rule("/.search", endpoint="search_root", view_func=search_users, methods=["POST"])
+    # RFC 7644 §3.4.3 search from the root spans Users and Groups: see api/groups.py (search_root).
+    bp.add_url_rule("/Me", view_func=me, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     bp.add_url_rule("/Users/<user_id>", view_func=get_user, methods=["GET"])
     bp.add_url_rule("/Users/<user_id>", view_func=replace_user, methods=["PUT"])
     bp.add_url_rule("/Users/<user_id>", view_func=patch_user, methods=["PATCH"])

@@ -1,0 +1,293 @@
+"""``/Groups`` (RFC 7644 §3) and the root ``/.search`` that spans Users and Groups (§3.4.3).
+
+Members are read only when the response shows them (``excludedAttributes=members`` never touches
+``scim_group_members``), and at most ``SCIM_MAX_GROUP_MEMBERS_RETURNED`` per group: a read of a larger
+group's members is ``400 tooMany`` (page them with ``GET /Users?filter=groups.value eq "<id>"``), and a
+write's response leaves them out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from flask import Blueprint, Response, g, request
+from sqlalchemy import func, select
+
+from .. import errors
+from ..attributes import ResourceType
+from ..extension import get_state
+from ..group_store import GroupStore, group_document
+from ..models import ScimGroup, ScimUser
+from ..resources import render
+from ..schemas import GROUP_RESOURCE, USER_RESOURCE, resolve_path
+from ..sql_filters import FilterCompiler
+from ..user_store import etag, parse_etag
+from . import users
+from .discovery import LIST_RESPONSE, base_url
+from .query import json_body, list_query, search_body
+from .responses import scim_response
+
+
+def _store() -> GroupStore:
+    return GroupStore(get_state(), g.scim_context.tenant_id)
+
+
+def _location(group_id: str) -> str:
+    return f"{base_url()}/Groups/{group_id}"
+
+
+def wants(
+    name: str, resource_type: ResourceType, attributes: Sequence[str] | None, excluded: Sequence[str] | None
+) -> bool:
+    """Does the projection show attribute ``name`` (so that it is worth loading)?"""
+    core = resource_type.schema.id.lower()
+    if attributes:
+        for raw in attributes:
+            if raw.strip().lower() == core:
+                return True
+            path = resolve_path(resource_type, raw.strip())
+            if path is not None and path.attribute.name == name:
+                return True
+        return False
+    for raw in excluded or ():
+        path = resolve_path(resource_type, raw.strip())
+        if path is not None and path.attribute.name == name and path.sub is None:
+            return False
+    return True
+
+
+def _member_entries(members: list[str]) -> list[dict[str, Any]]:
+    prefix = f"{base_url()}/Users/"
+    return [{"value": user_id, "$ref": prefix + user_id, "type": "User"} for user_id in members]
+
+
+def group_bodies(
+    rows: Sequence[ScimGroup],
+    attributes: Sequence[str] | None,
+    excluded: Sequence[str] | None,
+    *,
+    strict: bool,
+) -> list[dict[str, Any]]:
+    """Rendered groups; members are loaded (two queries per page) only when the projection shows them.
+
+    ``strict``: a group with more members than ``SCIM_MAX_GROUP_MEMBERS_RETURNED`` is an error (reads);
+    otherwise its members are left out of the body (the response to a write that already happened).
+    """
+    members: dict[str, list[str]] = {}
+    if rows and wants("members", GROUP_RESOURCE, attributes, excluded):
+        store = _store()
+        cap = get_state().config.max_group_members_returned
+        counts = store.member_counts([row.id for row in rows])
+        over = [row for row in rows if counts.get(row.id, 0) > cap]
+        if over and strict:
+            raise errors.TooMany(
+                f'Group "{over[0].display_name}" has {counts[over[0].id]} members, more than the '
+                f"{cap} a response may carry: ask with excludedAttributes=members and page through "
+                f'GET /Users?filter=groups.value eq "{over[0].id}".'
+            )
+        load = [row.id for row in rows if 0 < counts.get(row.id, 0) <= cap]
+        members = store.members(load) if load else {}
+    return [
+        render(
+            group_document(row, _location(row.id), _member_entries(members.get(row.id, []))),
+            GROUP_RESOURCE,
+            attributes=attributes,
+            excluded=excluded,
+        )
+        for row in rows
+    ]
+
+
+def _projection_args() -> tuple[list[str] | None, list[str] | None]:
+    _, attributes, excluded = list_query(
+        {k: v for k, v in request.args.items() if k.lower() in ("attributes", "excludedattributes")},
+        get_state().config,
+    )
+    return attributes, excluded
+
+
+def _resource_response(
+    row: ScimGroup, status: int = 200, *, strict: bool = False, **headers: str
+) -> Response:
+    g.scim_resource_id = row.id
+    attributes, excluded = _projection_args()
+    body = group_bodies([row], attributes, excluded, strict=strict)[0]
+    return scim_response(body, status, {"ETag": etag(row.version), **headers})
+
+
+def _not_search(group_id: str) -> None:
+    if group_id == ".search":
+        raise errors.MethodNotAllowed(
+            f"Method {request.method} is not allowed on {request.path}.", headers={"Allow": "POST"}
+        )
+
+
+def create_group() -> Response:
+    row = _store().create(json_body(request))
+    users.defer_event("group.created", row.tenant_id, id=row.id, display_name=row.display_name)
+    return _resource_response(row, 201, Location=_location(row.id))
+
+
+def get_group(group_id: str) -> Response:
+    _not_search(group_id)
+    row = _store().get(group_id)
+    g.scim_resource_id = row.id
+    wanted = request.headers.get("If-None-Match")
+    if wanted and any(parse_etag(tag) == row.version for tag in wanted.split(",")):
+        return Response(status=304, headers={"ETag": etag(row.version)})
+    return _resource_response(row, strict=True)
+
+
+def _list(params: Any) -> Response:
+    query, attributes, excluded = list_query(params, get_state().config)
+    total, rows = _store().search(query)
+    return scim_response(
+        {
+            "schemas": [LIST_RESPONSE],
+            "totalResults": total,
+            "itemsPerPage": len(rows),
+            "startIndex": query.start_index,
+            "Resources": group_bodies(rows, attributes, excluded, strict=True),
+        }
+    )
+
+
+def list_groups() -> Response:
+    return _list(request.args)
+
+
+def search_groups() -> Response:
+    return _list(search_body(request))
+
+
+def replace_group(group_id: str) -> Response:
+    _not_search(group_id)
+    row, changed = _store().replace(group_id, json_body(request), request.headers.get("If-Match"))
+    if changed:
+        users.defer_event("group.updated", row.tenant_id, id=row.id)
+    return _resource_response(row)
+
+
+def patch_group(group_id: str) -> Response:
+    _not_search(group_id)
+    body = json_body(request)
+    if not isinstance(body, dict):
+        raise errors.InvalidSyntax("A PATCH body must be a JSON object.")
+    schemas = body.get("schemas")
+    if schemas is not None and (
+        not isinstance(schemas, list)
+        or not any(isinstance(s, str) and s.lower() == users.PATCH_OP.lower() for s in schemas)
+    ):
+        raise errors.InvalidValue(f"schemas must contain {users.PATCH_OP}.")
+    operations = next((v for k, v in body.items() if k.lower() == "operations"), None)
+    if operations is None:
+        raise errors.InvalidSyntax("A PATCH body needs an Operations list.")
+    row, changed = _store().patch(group_id, operations, request.headers.get("If-Match"))
+    if changed:
+        users.defer_event("group.updated", row.tenant_id, id=row.id)
+    g.scim_resource_id = row.id
+    attributes, _ = _projection_args()
+    if get_state().config.patch_response == 204 and attributes is None:
+        return Response(status=204, headers={"ETag": etag(row.version)})
+    return _resource_response(row)
+
+
+def delete_group(group_id: str) -> Response:
+    _not_search(group_id)
+    g.scim_resource_id = group_id
+    store = _store()
+    store.delete(group_id, request.headers.get("If-Match"))
+    users.defer_event("group.deleted", store.tenant_id, id=group_id)
+    return Response(status=204)
+
+
+# -- root search --------------------------------------------------------------------------------------
+
+
+def _sort_columns(sort_by: str | None) -> tuple[Any, Any]:
+    """The sort column per type; an attribute one type lacks sorts that type by creation only."""
+    if not sort_by:
+        return None, None
+    found: list[Any] = []
+    failure: errors.ScimError | None = None
+    for sort in (GroupStore.sort_column, users.UserStore(get_state(), "", None)._sort_column):
+        try:
+            found.append(sort(sort_by))
+        except errors.InvalidValue as exc:
+            found.append(None)
+            failure = exc
+    if all(column is None for column in found) and failure is not None:
+        raise failure
+    return found[0], found[1]
+
+
+def search_root() -> Response:
+    """``POST /.search``: Groups then Users (ordered by resourceType, then sortBy, created, id).
+
+    The filter is compiled for each type; an attribute a type does not have matches nothing there (an
+    attribute neither has is ``400 invalidFilter``). Paging spans both: each type is counted, then only
+    the slice of each that falls on the requested page is read.
+    """
+    query, attributes, excluded = list_query(search_body(request), get_state().config)
+    tenant_id = g.scim_context.tenant_id
+    group_store = _store()
+    group_condition, group_compiler = group_store.condition(query.filter, lenient=True)
+    user_compiler = FilterCompiler(USER_RESOURCE, lenient=True)
+    user_condition = ScimUser.tenant_id == tenant_id
+    if query.filter is not None:
+        user_condition = user_condition & user_compiler.compile(query.filter)
+    unknown = group_compiler.unknown & user_compiler.unknown
+    if unknown:
+        raise errors.InvalidFilter(f"unknown attribute {sorted(unknown)[0]!r} in filter")
+    group_sort, user_sort = _sort_columns(query.sort_by)
+    session = get_state().db.session
+    group_total = session.execute(
+        select(func.count()).select_from(ScimGroup).where(group_condition)
+    ).scalar_one()
+    user_total = session.execute(
+        select(func.count()).select_from(ScimUser).where(user_condition)
+    ).scalar_one()
+    offset, wanted = query.start_index - 1, query.count
+    groups: list[ScimGroup] = []
+    if wanted and offset < group_total:
+        groups = group_store.page(group_condition, group_sort, query.descending, offset, wanted)
+    user_rows: list[ScimUser] = []
+    remaining = wanted - len(groups)
+    if remaining > 0 and offset + len(groups) < group_total + user_total:
+        order = []
+        if user_sort is not None:
+            order.append(user_sort.desc().nulls_first() if query.descending else user_sort.asc().nulls_last())
+        order += [ScimUser.created_at, ScimUser.id]
+        user_rows = list(
+            session.execute(
+                select(ScimUser)
+                .where(user_condition)
+                .order_by(*order)
+                .offset(max(offset - group_total, 0))
+                .limit(remaining)
+            ).scalars()
+        )
+    resources = group_bodies(groups, attributes, excluded, strict=True) + users.user_bodies(
+        user_rows, attributes, excluded
+    )
+    return scim_response(
+        {
+            "schemas": [LIST_RESPONSE],
+            "totalResults": group_total + user_total,
+            "itemsPerPage": len(resources),
+            "startIndex": query.start_index,
+            "Resources": resources,
+        }
+    )
+
+
+def register(bp: Blueprint) -> None:
+    bp.add_url_rule("/Groups", view_func=create_group, methods=["POST"])
+    bp.add_url_rule("/Groups", view_func=list_groups, methods=["GET"])
+    bp.add_url_rule("/Groups/.search", view_func=search_groups, methods=["POST"])
+    bp.add_url_rule("/.search", endpoint="search_root", view_func=search_root, methods=["POST"])
+    bp.add_url_rule("/Groups/<group_id>", view_func=get_group, methods=["GET"])
+    bp.add_url_rule("/Groups/<group_id>", view_func=replace_group, methods=["PUT"])
+    bp.add_url_rule("/Groups/<group_id>", view_func=patch_group, methods=["PATCH"])
+    bp.add_url_rule("/Groups/<group_id>", view_func=delete_group, methods=["DELETE"])

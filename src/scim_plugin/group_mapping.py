@@ -1,0 +1,189 @@
+"""Group mapping (Braze's "SCIM group role mapping"): what membership of a SCIM group grants in the host.
+
+A company admin maps a group to a workspace (with a permission list or a permission set), a role,
+and/or company permissions. Members of mapped groups get the union of their groups' grants on top of
+their own permissions, through the host's ``scim_apply_group_grants``. Mapping, re-mapping or unmapping
+a group re-applies the grants of every member in the caller's transaction: a refusal from the host for
+any member raises :class:`MappingError` and the caller rolls the whole change back.
+
+Plain Python in, value objects out (no JSON), for the CLI (``flask scim group ...``) and the settings
+page. Functions flush but never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+
+from . import errors
+from .extension import ScimState
+from .group_store import GroupStore
+from .models import ScimGroup, ScimGroupMapping, ScimGroupMember, utcnow
+from .seam import Ref
+
+
+class MappingError(ValueError):
+    """The mapping cannot be saved; the message says why (for the admin)."""
+
+
+@dataclass(frozen=True)
+class GroupGrants:
+    """What a mapped group grants. Empty (``mapped`` false) for an unmapped group."""
+
+    workspace: str | None = None
+    workspace_id: str | None = None
+    permissions: tuple[str, ...] = ()
+    permission_set: str | None = None
+    role: str | None = None
+    company_permissions: tuple[str, ...] = ()
+
+    @property
+    def mapped(self) -> bool:
+        return bool(self.workspace or self.role or self.company_permissions)
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    """A tenant's SCIM group as the settings page lists it."""
+
+    id: str
+    display_name: str
+    members: int
+    grants: GroupGrants
+
+
+def _grants_from(stored: dict[str, Any] | None) -> GroupGrants:
+    if not stored:
+        return GroupGrants()
+    workspace = (stored.get("workspaces") or [{}])[0]
+    role = (stored.get("roles") or [{}])[0]
+    return GroupGrants(
+        workspace=workspace.get("display"),
+        workspace_id=workspace.get("value"),
+        permissions=tuple(workspace.get("permissions") or ()),
+        permission_set=workspace.get("permissionSet"),
+        role=role.get("display"),
+        company_permissions=tuple(stored.get("companyPermissions") or ()),
+    )
+
+
+def _clean(values: Iterable[str] | None) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v.strip() for v in values or () if v and v.strip()))
+
+
+def list_groups(state: ScimState, tenant_id: str) -> list[GroupInfo]:
+    """Every group of the tenant with its member count and mapping, by display name."""
+    session = state.db.session
+    counts = dict(
+        session.execute(
+            select(ScimGroupMember.group_id, func.count())
+            .where(ScimGroupMember.tenant_id == tenant_id)
+            .group_by(ScimGroupMember.group_id)
+        ).all()
+    )
+    rows = session.execute(
+        select(ScimGroup, ScimGroupMapping.grants)
+        .outerjoin(ScimGroupMapping, ScimGroupMapping.group_id == ScimGroup.id)
+        .where(ScimGroup.tenant_id == tenant_id)
+        .order_by(ScimGroup.display_name_norm)
+    ).all()
+    return [
+        GroupInfo(group.id, group.display_name, counts.get(group.id, 0), _grants_from(grants))
+        for group, grants in rows
+    ]
+
+
+def _group(state: ScimState, tenant_id: str, group: str) -> ScimGroup:
+    store = GroupStore(state, tenant_id)
+    row = store.by_name(group)
+    if row is None:
+        row = state.db.session.execute(
+            select(ScimGroup).where(ScimGroup.tenant_id == tenant_id, ScimGroup.id == group)
+        ).scalar_one_or_none()
+    if row is None:
+        raise MappingError(
+            f'no SCIM group "{group}" in this company (groups appear once the IdP pushes them)'
+        )
+    return row
+
+
+def _reapply(state: ScimState, tenant_id: str, group_id: str) -> int:
+    store = GroupStore(state, tenant_id)
+    try:
+        return store.apply_grants(store.member_id_list(group_id))
+    except errors.ScimError as exc:
+        raise MappingError(f"the host refused the grants: {exc.detail}") from None
+
+
+def map_group(
+    state: ScimState,
+    tenant_id: str,
+    group: str,
+    *,
+    workspace: str | None = None,
+    permissions: Iterable[str] | None = None,
+    permission_set: str | None = None,
+    role: str | None = None,
+    company_permissions: Iterable[str] | None = None,
+) -> GroupInfo:
+    """Map ``group`` (display name or id) to what it grants, replacing any previous mapping.
+
+    ``permissions`` or ``permission_set`` (not both) go with ``workspace`` (id or name). The workspace
+    is checked now (``scim_resolve_workspace``); roles, permission sets and permission names are checked
+    by the host when it applies them, which happens at once for the group's current members.
+    """
+    permissions, company = _clean(permissions), _clean(company_permissions)
+    if not state.pm.hook.scim_apply_group_grants.get_hookimpls():
+        raise MappingError(
+            "the host does not implement scim_apply_group_grants: groups cannot grant anything"
+        )
+    if (permissions or permission_set) and not workspace:
+        raise MappingError("permissions and a permission set need a workspace")
+    if not (workspace or role or company):
+        raise MappingError("map the group to a workspace, a role or company permissions")
+    if permissions and permission_set:
+        raise MappingError("give either workspace permissions or a permission set, not both")
+    row = _group(state, tenant_id, group)
+    grants: dict[str, Any] = {}
+    if company:
+        grants["companyPermissions"] = list(company)
+    if role:
+        grants["roles"] = [{"display": role.strip()}]
+    if workspace:
+        info = state.hook.scim_resolve_workspace(tenant_id=tenant_id, ref=Ref(name=workspace.strip()))
+        if info is None and workspace.strip().isdigit():
+            info = state.hook.scim_resolve_workspace(tenant_id=tenant_id, ref=Ref(id=workspace.strip()))
+        if info is None:
+            raise MappingError(f'unknown workspace "{workspace}"')
+        entry: dict[str, Any] = {"value": info.id, "display": info.name}
+        if permissions:
+            entry["permissions"] = list(permissions)
+        if permission_set:
+            entry["permissionSet"] = permission_set.strip()
+        grants["workspaces"] = [entry]
+    session = state.db.session
+    mapping = session.get(ScimGroupMapping, row.id)
+    if mapping is None:
+        session.add(ScimGroupMapping(group_id=row.id, tenant_id=tenant_id, grants=grants))
+    else:
+        mapping.grants, mapping.updated_at = grants, utcnow()
+    session.flush()
+    _reapply(state, tenant_id, row.id)
+    members = GroupStore(state, tenant_id).member_counts([row.id]).get(row.id, 0)
+    return GroupInfo(row.id, row.display_name, members, _grants_from(grants))
+
+
+def unmap_group(state: ScimState, tenant_id: str, group: str) -> bool:
+    """Remove the group's mapping; its members lose what only this group granted. False if unmapped."""
+    row = _group(state, tenant_id, group)
+    session = state.db.session
+    mapping = session.get(ScimGroupMapping, row.id)
+    if mapping is None or mapping.tenant_id != tenant_id:
+        return False
+    session.delete(mapping)
+    session.flush()
+    _reapply(state, tenant_id, row.id)
+    return True

@@ -1,0 +1,596 @@
+"""Provisioned groups: ``scim_groups``, their members in ``scim_group_members``, and what mapped groups grant.
+
+Like :mod:`scim_plugin.user_store`, every method runs inside the caller's transaction, only flushes, and
+filters every statement on ``tenant_id``.
+
+Members are never part of the stored group document and are never loaded to change them: ``add`` is one
+``INSERT ... SELECT`` of the ids that exist in the tenant and are not members yet, ``remove`` one
+``DELETE ... WHERE member_id IN (...)``, so the number of statements a membership PATCH issues depends on
+the request, not on the size of the group. The non-member part of a PATCH goes through
+:func:`scim_plugin.patch.apply_patch` on the (member-less) group document.
+
+When a group is *mapped* (``scim_group_mappings``), the users whose memberships changed get their grants
+recomputed and handed to the host through ``scim_apply_group_grants``, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
+
+from . import errors
+from .extension import ScimState
+from .filters import AttrRef, Compare, Node, Or, parse_path
+from .models import ScimGroup, ScimGroupMapping, ScimGroupMember, ScimUser, new_id, utcnow
+from .patch import _parse_operations, apply_patch
+from .resources import check_immutable, format_datetime, merge_for_put, normalize_input
+from .schemas import GROUP_RESOURCE, GROUP_URN
+from .seam import Permissions
+from .sql_filters import GroupFilterCompiler, fold
+from .user_store import ListQuery, etag, if_match_versions, permissions_from
+
+# Bound parameters per statement: SQLite allows 32766, PostgreSQL 65535.
+CHUNK = 10_000
+READ_ONLY_KEYS = ("id", "meta", "members")
+SORTABLE = {
+    "displayname": ScimGroup.display_name_norm,
+    "externalid": ScimGroup.external_id,
+    "id": ScimGroup.id,
+    "meta.created": ScimGroup.created_at,
+    "meta.lastmodified": ScimGroup.updated_at,
+}
+
+
+def chunks(items: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass(frozen=True)
+class MemberOp:
+    """One membership change of a PATCH: ``add``, ``remove`` (``ids`` None: everyone) or ``replace``."""
+
+    op: str
+    ids: tuple[str, ...] | None
+
+
+def member_ids(value: Any, label: str) -> tuple[str, ...]:
+    """The user ids of a ``members`` value: a list of ``{"value": id}`` (a lone object or bare id too)."""
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    ids: list[str] = []
+    for item in items:
+        if isinstance(item, dict):
+            found = next((v for k, v in item.items() if isinstance(k, str) and k.lower() == "value"), None)
+        else:
+            found = item
+        if not isinstance(found, str) or not found.strip() or "\x00" in found:
+            raise errors.InvalidValue(f"{label}: every member needs a 'value' holding a user id.")
+        ids.append(found.strip())
+    return tuple(dict.fromkeys(ids))
+
+
+def _member_filter_ids(node: Node, label: str) -> tuple[str, ...]:
+    """The ids of ``members[value eq "a" or value eq "b"]``; other member filters are refused."""
+    if isinstance(node, Or):
+        return _member_filter_ids(node.left, label) + _member_filter_ids(node.right, label)
+    if (
+        isinstance(node, Compare)
+        and node.op == "eq"
+        and isinstance(node.path, AttrRef)
+        and node.path.urn is None
+        and node.path.sub is None
+        and node.path.attr.lower() == "value"
+        and isinstance(node.value, str)
+    ):
+        return (node.value,)
+    raise errors.InvalidFilter(
+        f'{label}: only members[value eq "<id>"] filters (joined by "or") are supported.'
+    )
+
+
+def _is_members(name: str) -> bool:
+    lowered = name.strip().lower()
+    return lowered == "members" or lowered == f"{GROUP_URN.lower()}:members"
+
+
+def split_operations(operations: Any) -> tuple[list[dict[str, Any]], list[MemberOp]]:
+    """Split a PATCH into operations on the group document and membership changes, in order."""
+    parsed = _parse_operations(operations)
+    document_ops: list[dict[str, Any]] = []
+    member_ops: list[MemberOp] = []
+    for index, operation in enumerate(parsed):
+        label = f"Operations[{index}]"
+        raw: dict[str, Any] = {"op": operation.op}
+        if operation.has_value:
+            raw["value"] = operation.value
+        if operation.path is None:
+            if operation.op != "remove" and isinstance(operation.value, dict):
+                rest = {
+                    k: v for k, v in operation.value.items() if not (isinstance(k, str) and _is_members(k))
+                }
+                for key, value in operation.value.items():
+                    if isinstance(key, str) and _is_members(key):
+                        member_ops.append(MemberOp(operation.op, member_ids(value, label)))
+                if rest:
+                    document_ops.append({"op": operation.op, "value": rest})
+                continue
+            document_ops.append(raw)
+            continue
+        try:
+            path = parse_path(operation.path)
+        except errors.ScimError:
+            path = None  # apply_patch reports it, with its usual detail
+        name = (
+            None if path is None else f"{path.attr.urn}:{path.attr.attr}" if path.attr.urn else path.attr.attr
+        )
+        if path is None or name is None or not _is_members(name):
+            document_ops.append({**raw, "path": operation.path})
+            continue
+        if path.sub is not None:
+            raise errors.InvalidPath(
+                f"{label}: member sub-attributes cannot be changed ({operation.path!r})."
+            )
+        if path.filter is not None:
+            if operation.op != "remove":
+                raise errors.InvalidPath(
+                    f"{label}: {operation.op} on a filtered members path is not supported; "
+                    "use add with a value list."
+                )
+            member_ops.append(MemberOp("remove", _member_filter_ids(path.filter, label)))
+            continue
+        if operation.op == "remove":
+            # Entra (without aadOptscim062020) and JumpCloud name the members to remove in ``value``;
+            # only a remove without a value empties the group (RFC 7644 §3.5.2.2).
+            ids = member_ids(operation.value, label) if operation.value not in (None, []) else None
+            member_ops.append(MemberOp("remove", ids))
+        else:
+            member_ops.append(MemberOp(operation.op, member_ids(operation.value, label)))
+    return document_ops, member_ops
+
+
+def union_grants(grants: Iterable[dict[str, Any]]) -> Permissions:
+    """The union of several mapped groups' grants (permissions-extension dicts), in the given order."""
+    company: dict[str, None] = {}
+    roles: dict[Any, None] = {}
+    workspaces: dict[Any, None] = {}
+    for item in grants:
+        permissions = permissions_from(item)
+        company.update(dict.fromkeys(permissions.company_permissions))
+        roles.update(dict.fromkeys(permissions.roles))
+        workspaces.update(dict.fromkeys(permissions.workspaces))
+    return Permissions(company_permissions=tuple(company), roles=tuple(roles), workspaces=tuple(workspaces))
+
+
+class GroupStore:
+    """The tenant's SCIM groups and their members."""
+
+    def __init__(self, state: ScimState, tenant_id: str) -> None:
+        self.state = state
+        self.session = state.db.session
+        self.tenant_id = tenant_id
+
+    # -- reads ---------------------------------------------------------------------------------------
+
+    def get(self, group_id: str, *, lock: bool = False) -> ScimGroup:
+        """The tenant's group; ``lock`` (writes) takes its row lock, so that concurrent membership
+        changes to one group queue up instead of failing each other's version check (PostgreSQL; SQLite
+        serialises writers anyway)."""
+        stmt = select(ScimGroup).where(ScimGroup.tenant_id == self.tenant_id, ScimGroup.id == group_id)
+        row = self.session.execute(stmt.with_for_update() if lock else stmt).scalar_one_or_none()
+        if row is None:
+            raise errors.NotFound(f"Group {group_id} not found.")
+        return row
+
+    def by_name(self, display_name: str) -> ScimGroup | None:
+        return self.session.execute(
+            select(ScimGroup).where(
+                ScimGroup.tenant_id == self.tenant_id, ScimGroup.display_name_norm == fold(display_name)[:255]
+            )
+        ).scalar_one_or_none()
+
+    def condition(self, node: Node | None, *, lenient: bool = False) -> tuple[Any, GroupFilterCompiler]:
+        compiler = GroupFilterCompiler(GROUP_RESOURCE, lenient=lenient)
+        condition = ScimGroup.tenant_id == self.tenant_id
+        if node is not None:
+            condition = condition & compiler.compile(node)
+        return condition, compiler
+
+    def search(self, query: ListQuery, condition: Any = None) -> tuple[int, list[ScimGroup]]:
+        if condition is None:
+            condition, _ = self.condition(query.filter)
+        column = self.sort_column(query.sort_by) if query.sort_by else None
+        total = self.session.execute(
+            select(func.count()).select_from(ScimGroup).where(condition)
+        ).scalar_one()
+        if query.count == 0 or total < query.start_index:
+            return total, []
+        return total, self.page(condition, column, query.descending, query.start_index - 1, query.count)
+
+    def page(self, condition: Any, column: Any, descending: bool, offset: int, limit: int) -> list[ScimGroup]:
+        order = []
+        if column is not None:
+            order.append(column.desc().nulls_first() if descending else column.asc().nulls_last())
+        order += [ScimGroup.created_at, ScimGroup.id]
+        rows = self.session.execute(
+            select(ScimGroup).where(condition).order_by(*order).offset(offset).limit(limit)
+        ).scalars()
+        return list(rows)
+
+    @staticmethod
+    def sort_column(sort_by: str) -> Any:
+        from .schemas import resolve_path
+
+        path = resolve_path(GROUP_RESOURCE, sort_by)
+        if path is None:
+            raise errors.InvalidValue(f"Unknown sortBy attribute {sort_by!r}.")
+        key = path.attribute.name.lower() + (f".{path.sub.name.lower()}" if path.sub else "")
+        if key not in SORTABLE:
+            raise errors.InvalidValue(f"Cannot sort by {sort_by!r}.")
+        return SORTABLE[key]
+
+    def member_counts(self, group_ids: Sequence[str]) -> dict[str, int]:
+        if not group_ids:
+            return {}
+        rows = self.session.execute(
+            select(ScimGroupMember.group_id, func.count())
+            .where(ScimGroupMember.tenant_id == self.tenant_id, ScimGroupMember.group_id.in_(group_ids))
+            .group_by(ScimGroupMember.group_id)
+        ).all()
+        return {group_id: count for group_id, count in rows}
+
+    def members(self, group_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The member ids of ``group_ids``, in one query on the primary key; callers bound the size.
+
+        ``display`` (readOnly) is not returned: it would need the users' documents, and no IdP reads it.
+        """
+        found: dict[str, list[str]] = {group_id: [] for group_id in group_ids}
+        if not group_ids:
+            return found
+        rows = self.session.execute(
+            select(ScimGroupMember.group_id, ScimGroupMember.member_id)
+            .where(ScimGroupMember.tenant_id == self.tenant_id, ScimGroupMember.group_id.in_(group_ids))
+            .order_by(ScimGroupMember.group_id, ScimGroupMember.member_id)
+        ).all()
+        for group_id, user_id in rows:
+            found[group_id].append(user_id)
+        return found
+
+    def groups_of(self, user_ids: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+        """(group id, displayName) of the groups of each user, in one query per call."""
+        found: dict[str, list[tuple[str, str]]] = {}
+        if not user_ids:
+            return found
+        rows = self.session.execute(
+            select(ScimGroupMember.member_id, ScimGroup.id, ScimGroup.display_name)
+            .join(ScimGroup, ScimGroup.id == ScimGroupMember.group_id)
+            .where(ScimGroupMember.tenant_id == self.tenant_id, ScimGroupMember.member_id.in_(user_ids))
+            .order_by(ScimGroup.display_name_norm, ScimGroup.id)
+        ).all()
+        for user_id, group_id, name in rows:
+            found.setdefault(user_id, []).append((group_id, name))
+        return found
+
+    def member_id_list(self, group_id: str) -> list[str]:
+        """Every member id of a group: only for mapped groups, whose members' grants must be recomputed."""
+        return list(
+            self.session.execute(
+                select(ScimGroupMember.member_id).where(
+                    ScimGroupMember.tenant_id == self.tenant_id, ScimGroupMember.group_id == group_id
+                )
+            ).scalars()
+        )
+
+    def is_mapped(self, group_id: str) -> bool:
+        return (
+            self.session.execute(
+                select(ScimGroupMapping.group_id).where(
+                    ScimGroupMapping.tenant_id == self.tenant_id, ScimGroupMapping.group_id == group_id
+                )
+            ).first()
+            is not None
+        )
+
+    # -- writes --------------------------------------------------------------------------------------
+
+    def create(self, body: Any) -> ScimGroup:
+        resource = normalize_input(body, GROUP_RESOURCE)
+        ids = member_ids(resource.pop("members", None), "members")
+        now = utcnow()
+        row = ScimGroup(id=new_id(), tenant_id=self.tenant_id, version=1, created_at=now, updated_at=now)
+        self._fill(row, resource)
+        self._check_known(ids)
+        self.session.add(row)
+        self._flush_unique(row.display_name)
+        self._add(row.id, ids)
+        return row
+
+    def replace(self, group_id: str, body: Any, if_match: str | None) -> tuple[ScimGroup, bool]:
+        row = self.get(group_id, lock=True)
+        self._check_version(row, if_match)
+        new = normalize_input(body, GROUP_RESOURCE)
+        ids = member_ids(new.pop("members", None), "members")
+        old = self._stored(row)
+        check_immutable(old, new, GROUP_RESOURCE)
+        merged = merge_for_put(old, new, GROUP_RESOURCE)
+        mapped = self.is_mapped(row.id)
+        before = self.member_id_list(row.id) if mapped else []
+        self._check_known(ids)
+        changed = self._replace(row.id, ids)
+        wrote = self._save(row, old, merged, changed, if_match)
+        if mapped and changed:
+            self.apply_grants([*before, *ids])
+        return row, wrote
+
+    def patch(self, group_id: str, operations: Any, if_match: str | None) -> tuple[ScimGroup, bool]:
+        row = self.get(group_id, lock=True)
+        self._check_version(row, if_match)
+        document_ops, member_ops = split_operations(operations)
+        old = self._stored(row)
+        new = apply_patch(old, document_ops, GROUP_RESOURCE).resource if document_ops else old
+        if member_ops:
+            self._check_known([i for op in member_ops if op.op != "remove" for i in op.ids or ()])
+        mapped = bool(member_ops) and self.is_mapped(row.id)
+        affected: list[str] = []
+        changed = False
+        for op in member_ops:
+            if mapped:
+                affected += op.ids or ()
+                if op.op == "replace" or op.ids is None:
+                    affected += self.member_id_list(row.id)
+            if op.op == "add":
+                changed |= self._add(row.id, op.ids or ())
+            elif op.op == "remove":
+                changed |= self._remove(row.id, op.ids)
+            else:
+                changed |= self._replace(row.id, op.ids or ())
+        wrote = self._save(row, old, new, changed, if_match)
+        if mapped and changed:
+            self.apply_grants(affected)
+        return row, wrote
+
+    def delete(self, group_id: str, if_match: str | None) -> None:
+        row = self.get(group_id, lock=True)
+        versions = if_match_versions(if_match)
+        stmt = delete(ScimGroup).where(ScimGroup.tenant_id == self.tenant_id, ScimGroup.id == row.id)
+        if versions is not None:
+            stmt = stmt.where(ScimGroup.version.in_(versions or [-1]))
+        mapped = self.is_mapped(row.id)
+        before = self.member_id_list(row.id) if mapped else []
+        # Explicit deletes: SQLite enforces ON DELETE CASCADE only with PRAGMA foreign_keys.
+        self.session.execute(delete(ScimGroupMember).where(ScimGroupMember.group_id == row.id))
+        self.session.execute(delete(ScimGroupMapping).where(ScimGroupMapping.group_id == row.id))
+        result = self.session.execute(stmt.execution_options(synchronize_session=False))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise errors.PreconditionFailed("The group was changed by someone else (If-Match failed).")
+        self.session.expunge(row)
+        if before:
+            self.apply_grants(before)
+
+    # -- membership SQL ------------------------------------------------------------------------------
+
+    def _check_known(self, ids: Sequence[str]) -> None:
+        """400 naming the ids that are not users of this tenant (nested groups are not supported)."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return
+        known: set[str] = set()
+        for part in chunks(wanted):
+            known.update(
+                self.session.execute(
+                    select(ScimUser.id).where(ScimUser.tenant_id == self.tenant_id, ScimUser.id.in_(part))
+                ).scalars()
+            )
+        unknown = [i for i in wanted if i not in known]
+        if unknown:
+            shown = ", ".join(f'"{i}"' for i in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
+            raise errors.InvalidValue(f"Unknown member id(s) {shown}: no such user in this tenant.")
+
+    def _add(self, group_id: str, ids: Sequence[str]) -> bool:
+        """``INSERT ... SELECT`` the ids that are users of the tenant and not members yet."""
+        added = 0
+        for part in chunks(list(ids)):
+            already = exists(
+                select(ScimGroupMember.member_id).where(
+                    ScimGroupMember.group_id == group_id, ScimGroupMember.member_id == ScimUser.id
+                )
+            )
+            source = select(literal(group_id), ScimUser.id, literal(self.tenant_id)).where(
+                ScimUser.tenant_id == self.tenant_id, ScimUser.id.in_(part), ~already
+            )
+            # RETURNING, not rowcount: psycopg reports -1 for INSERT ... SELECT.
+            result = self.session.execute(
+                insert(ScimGroupMember)
+                .from_select(["group_id", "member_id", "tenant_id"], source)
+                .returning(ScimGroupMember.member_id)
+            )
+            added += len(result.all())
+        return added > 0
+
+    def _remove(self, group_id: str, ids: Sequence[str] | None) -> bool:
+        scope = and_(ScimGroupMember.tenant_id == self.tenant_id, ScimGroupMember.group_id == group_id)
+        if ids is None:
+            result = self.session.execute(delete(ScimGroupMember).where(scope))
+            return (result.rowcount or 0) > 0  # type: ignore[attr-defined]
+        removed = 0
+        for part in chunks(list(ids)):
+            result = self.session.execute(
+                delete(ScimGroupMember).where(scope, ScimGroupMember.member_id.in_(part))
+            )
+            removed += result.rowcount or 0  # type: ignore[attr-defined]
+        return removed > 0
+
+    def _replace(self, group_id: str, ids: Sequence[str]) -> bool:
+        """Make the members exactly ``ids`` (already validated)."""
+        scope = and_(ScimGroupMember.tenant_id == self.tenant_id, ScimGroupMember.group_id == group_id)
+        if len(ids) <= CHUNK:
+            stmt = delete(ScimGroupMember).where(scope)
+            if ids:
+                stmt = stmt.where(ScimGroupMember.member_id.not_in(list(ids)))
+            removed = self.session.execute(stmt).rowcount or 0  # type: ignore[attr-defined]
+        else:
+            # Too many ids for one NOT IN: compare with the current members (bounded by the request).
+            keep = set(ids)
+            gone = [i for i in self.member_id_list(group_id) if i not in keep]
+            removed = int(self._remove(group_id, gone)) if gone else 0
+        return self._add(group_id, ids) or removed > 0
+
+    # -- grants --------------------------------------------------------------------------------------
+
+    def apply_grants(self, user_ids: Iterable[str]) -> int:
+        """Recompute what mapped groups grant each user and hand it to the host; returns the calls made."""
+        wanted = list(dict.fromkeys(user_ids))
+        calls = 0
+        for part in chunks(wanted):
+            users = self.session.execute(
+                select(ScimUser.id, ScimUser.host_user_id)
+                .where(ScimUser.tenant_id == self.tenant_id, ScimUser.id.in_(part))
+                .order_by(ScimUser.id)
+            ).all()
+            grants: dict[str, list[dict[str, Any]]] = {}
+            rows = self.session.execute(
+                select(ScimGroupMember.member_id, ScimGroupMapping.grants)
+                .join(ScimGroupMapping, ScimGroupMapping.group_id == ScimGroupMember.group_id)
+                .join(ScimGroup, ScimGroup.id == ScimGroupMember.group_id)
+                .where(ScimGroupMember.tenant_id == self.tenant_id, ScimGroupMember.member_id.in_(part))
+                .order_by(ScimGroup.created_at, ScimGroup.id)
+            ).all()
+            for member_id, item in rows:
+                grants.setdefault(member_id, []).append(item or {})
+            for user_id, host_user_id in users:
+                if host_user_id is None:
+                    continue
+                handled = self.state.hook.scim_apply_group_grants(
+                    tenant_id=self.tenant_id,
+                    host_user_id=host_user_id,
+                    grants=union_grants(grants.get(user_id, [])),
+                )
+                if handled is None:
+                    raise errors.NotImplementedFeature(
+                        "No host implementation applies group grants (scim_apply_group_grants)."
+                    )
+                calls += 1
+        self.session.flush()
+        return calls
+
+    # -- helpers -------------------------------------------------------------------------------------
+
+    def _stored(self, row: ScimGroup) -> dict[str, Any]:
+        resource = copy.deepcopy(row.resource)
+        resource["id"] = row.id
+        return resource
+
+    def _check_version(self, row: ScimGroup, if_match: str | None) -> None:
+        versions = if_match_versions(if_match)
+        if versions is not None and row.version not in versions:
+            raise errors.PreconditionFailed("The group was changed by someone else (If-Match failed).")
+
+    @staticmethod
+    def _columns(resource: dict[str, Any]) -> dict[str, Any]:
+        name = resource.get("displayName")
+        if not isinstance(name, str) or not name.strip():
+            raise errors.InvalidValue("displayName is required.")
+        if "\x00" in name:
+            raise errors.InvalidValue("displayName may not contain NUL characters.")
+        if len(name) > 255:
+            raise errors.InvalidValue("displayName may not be longer than 255 characters.")
+        external = resource.get("externalId")
+        if isinstance(external, str) and "\x00" in external:
+            raise errors.InvalidValue("externalId may not contain NUL characters.")
+        return {
+            "display_name": name,
+            "display_name_norm": fold(name)[:255],
+            "external_id": external[:255] if isinstance(external, str) else None,
+        }
+
+    def _fill(self, row: ScimGroup, resource: dict[str, Any]) -> None:
+        for key in READ_ONLY_KEYS:
+            resource.pop(key, None)
+        for column, value in self._columns(resource).items():
+            setattr(row, column, value)
+        row.resource = resource
+
+    def _flush_unique(self, display_name: str) -> None:
+        # Not in a savepoint (see UserStore._save): the API's error handler rolls the request back.
+        try:
+            self.session.flush()
+        except IntegrityError:
+            raise errors.Uniqueness(f'A group with displayName "{display_name}" already exists.') from None
+
+    def _save(
+        self,
+        row: ScimGroup,
+        old: dict[str, Any],
+        new: dict[str, Any],
+        members_changed: bool,
+        if_match: str | None = None,
+    ) -> bool:
+        """Write the document (and bump the version) when it or the members changed; True if written.
+
+        A change to the members alone, without ``If-Match``, bumps the version atomically
+        (``version = version + 1``): the member SQL is already safe against concurrent changes, so two
+        IdP requests adding different members must not fail each other with 412.
+        """
+        new = {k: v for k, v in new.items() if k not in READ_ONLY_KEYS}
+        same = new == {k: v for k, v in old.items() if k not in READ_ONLY_KEYS}
+        if same and not members_changed:
+            return False
+        if same and if_match is None:
+            self.session.execute(
+                update(ScimGroup)
+                .where(ScimGroup.tenant_id == self.tenant_id, ScimGroup.id == row.id)
+                .values(version=ScimGroup.version + 1, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            self.session.expire(row)
+            return True
+        values = self._columns(new)
+        expected = row.version
+        try:
+            result = self.session.execute(
+                update(ScimGroup)
+                .where(
+                    ScimGroup.tenant_id == self.tenant_id,
+                    ScimGroup.id == row.id,
+                    ScimGroup.version == expected,
+                )
+                .values(**values, resource=new, version=expected + 1, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+        except IntegrityError:
+            raise errors.Uniqueness(
+                f'A group with displayName "{values["display_name"]}" already exists.'
+            ) from None
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise errors.PreconditionFailed("The group was changed by someone else; fetch it and retry.")
+        self.session.expire(row)
+        return True
+
+
+def group_meta(row: ScimGroup, location: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Group",
+        "created": format_datetime(row.created_at),
+        "lastModified": format_datetime(row.updated_at),
+        "location": location,
+        "version": etag(row.version),
+    }
+
+
+def group_document(
+    row: ScimGroup, location: str, members: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The canonical group (before projection); ``members`` only when the caller loaded them."""
+    resource = copy.deepcopy(row.resource)
+    resource.setdefault("schemas", [GROUP_URN])
+    resource["id"] = row.id
+    if members:
+        resource["members"] = members
+    resource["meta"] = group_meta(row, location)
+    return resource

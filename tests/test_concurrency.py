@@ -1,0 +1,345 @@
+"""Races between concurrent SCIM requests, served by two real worker processes sharing the test database.
+
+Two ``flask run`` processes (each threaded) serve the example host on 127.0.0.1; requests are fired from a
+thread pool released by a barrier, alternating between the processes, so writes really overlap (on
+PostgreSQL; SQLite serialises writers and may answer ``503`` when its lock is busy, which a client retries).
+
+What must hold whatever the interleaving: no ``500``; unique ``userName`` (case-insensitively) settled by
+the database; ``If-Match`` honoured by exactly one writer; no lost update.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from scim_plugin.models import ScimUser
+
+from .conftest import ORIGIN, SECRET
+from .test_ratelimit import _free_port, _wait
+
+REPO = Path(__file__).resolve().parents[1]
+ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+WORKERS = 16
+RETRIES_503 = 20
+
+
+@pytest.fixture(scope="module")
+def servers(
+    _schema: None, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[str]]:
+    """Base URLs of two worker processes of the example host on the test database."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": SECRET,
+        "HOST_INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
+        "HOST_LOAD_ENTRYPOINTS": "0",
+        "FLASK_SCIM_RATE_LIMIT": "off",
+        "PYTHONPATH": str(REPO),
+    }
+    ports = [_free_port(), _free_port()]
+    logs = [tmp_path_factory.mktemp("logs") / f"worker{i}.log" for i in range(len(ports))]
+    outputs = [log.open("wb") for log in logs]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "examples.host_app", "run", "--port", str(port)],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+        )
+        for port, out in zip(ports, outputs, strict=True)
+    ]
+    try:
+        for port, worker in zip(ports, workers, strict=True):
+            _wait(port, worker)
+        yield [f"http://127.0.0.1:{port}/scim/v2" for port in ports]
+    finally:
+        for worker in workers:
+            worker.terminate()
+            worker.wait(timeout=10)
+        for out in outputs:
+            out.close()
+    # Every unexpected error a worker logged (a 500 path) leaves a traceback naming a 500 response.
+    for log in logs:
+        logged = log.read_text(errors="replace")
+        assert '" 500 -' not in logged, logged[-5000:]
+
+
+class Http:
+    """A tiny IdP-like client: bearer token, origin header, JSON bodies, ``503`` retried with back-off."""
+
+    def __init__(self, bases: list[str], token: str) -> None:
+        self.bases = bases
+        self.token = token
+        self.retried = 0
+        self._lock = threading.Lock()
+
+    def call(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, *, via: int = 0
+    ) -> tuple[int, dict[str, Any] | None, dict[str, str]]:
+        for attempt in range(RETRIES_503 + 1):
+            status, doc, got = self._once(method, path, body, headers, self.bases[via % len(self.bases)])
+            if status != 503 or attempt == RETRIES_503:
+                return status, doc, got
+            assert_error_body(status, doc)
+            with self._lock:
+                self.retried += 1
+            time.sleep(0.02 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _once(
+        self, method: str, path: str, body: Any, headers: dict[str, str] | None, base: str
+    ) -> tuple[int, dict[str, Any] | None, dict[str, str]]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(base + path, data=data, method=method)
+        request.add_header("Authorization", f"Bearer {self.token}")
+        request.add_header("X-Request-Origin", ORIGIN)
+        if data is not None:
+            request.add_header("Content-Type", "application/scim+json")
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                status, raw, got = response.status, response.read(), dict(response.headers)
+        except urllib.error.HTTPError as exc:
+            status, raw, got = exc.code, exc.read(), dict(exc.headers)
+        assert b"Traceback" not in raw
+        return status, (json.loads(raw) if raw else None), got
+
+
+def assert_error_body(status: int, doc: dict[str, Any] | None) -> None:
+    assert doc is not None, status
+    assert doc["schemas"] == [ERROR_SCHEMA]
+    assert doc["status"] == str(status)
+
+
+def race(calls: list[Any]) -> list[Any]:
+    """Run the callables at once (released together by a barrier); their results in order."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Any) -> Any:
+        barrier.wait(timeout=30)
+        return call()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+@pytest.fixture
+def http(app, token: str, servers: list[str]) -> Iterator[Http]:
+    client = Http(servers, token)
+    yield client
+    if client.retried:
+        print(f"\n{client.retried} request(s) answered 503 (database busy) and were retried")
+
+
+def _case_variants(text_: str, n: int) -> list[str]:
+    letters = [i for i, c in enumerate(text_) if c.isalpha()]
+    variants = []
+    for mask in range(n):
+        chars = list(text_)
+        for bit, index in enumerate(letters):
+            if mask >> bit & 1:
+                chars[index] = chars[index].upper()
+        variants.append("".join(chars))
+    assert len(set(variants)) == n
+    return variants
+
+
+def _engine(database_url: str) -> Any:
+    return create_engine(database_url)
+
+
+def test_concurrent_creates_of_one_user_name_make_exactly_one_user(http, database_url):
+    names = _case_variants("race.user@example.com", 50)
+    results = race(
+        [
+            lambda name=name, i=i: http.call("POST", "/Users", {"userName": name}, via=i)
+            for i, name in enumerate(names)
+        ]
+    )
+    statuses = [status for status, _, _ in results]
+    assert statuses.count(201) == 1, statuses
+    assert statuses.count(409) == 49, statuses
+    for status, doc, _ in results:
+        if status == 409:
+            assert_error_body(status, doc)
+            assert doc["scimType"] == "uniqueness"
+    engine = _engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(func.count())
+                .select_from(ScimUser)
+                .where(ScimUser.user_name_norm == "race.user@example.com")
+            ).scalar_one()
+            hosts = conn.execute(
+                text("SELECT count(*) FROM users WHERE lower(email) = 'race.user@example.com'")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert (rows, hosts) == (1, 1)
+
+
+def _create(http: Http, user_name: str, **extra: Any) -> tuple[str, str]:
+    status, doc, headers = http.call("POST", "/Users", {"userName": user_name, **extra})
+    assert status == 201, doc
+    return doc["id"], headers["ETag"]
+
+
+def _patch(ops: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"schemas": [PATCH_OP], "Operations": ops}
+
+
+def test_concurrent_patches_with_one_etag_exactly_one_wins(http):
+    user_id, tag = _create(http, "etag.race@example.com", displayName="start")
+    n = 12
+    results = race(
+        [
+            lambda i=i: http.call(
+                "PATCH",
+                f"/Users/{user_id}",
+                _patch([{"op": "replace", "path": "displayName", "value": f"writer {i}"}]),
+                {"If-Match": tag},
+                via=i,
+            )
+            for i in range(n)
+        ]
+    )
+    statuses = [status for status, _, _ in results]
+    assert statuses.count(200) == 1, statuses
+    assert statuses.count(412) == n - 1, statuses
+    winner = next(doc for status, doc, _ in results if status == 200)
+    for status, doc, _ in results:
+        if status == 412:
+            assert_error_body(status, doc)
+    status, final, headers = http.call("GET", f"/Users/{user_id}")
+    assert status == 200
+    # No lost update: the stored document is the winner's, one version on.
+    assert final["displayName"] == winner["displayName"]
+    assert final["meta"]["version"] == headers["ETag"] == 'W/"2"'
+
+
+def test_concurrent_patches_without_if_match_all_apply(http):
+    """PATCH without ``If-Match`` is applied to the latest document: every change lands, none is lost.
+
+    Each request changes its own attribute, so the outcome does not depend on the order: the final
+    document has all of them and the version moved on once per request. (A client that sent no
+    precondition must never get ``412``.)
+    """
+    user_id, _ = _create(http, "patch.race@example.com")
+    changes = [
+        ("displayName", "Patch Race"),
+        ("nickName", "racer"),
+        ("title", "Tester"),
+        ("name.givenName", "Patch"),
+        ("name.familyName", "Race"),
+        ("userType", "Employee"),
+        ("preferredLanguage", "en"),
+        ("locale", "en-GB"),
+        ("timezone", "Europe/London"),
+        ("profileUrl", "https://example.com/racer"),
+    ]
+    results = race(
+        [
+            lambda path=path, value=value, i=i: http.call(
+                "PATCH", f"/Users/{user_id}", _patch([{"op": "replace", "path": path, "value": value}]), via=i
+            )
+            for i, (path, value) in enumerate(changes)
+        ]
+    )
+    statuses = [status for status, _, _ in results]
+    assert statuses == [200] * len(changes), [(s, d) for s, d, _ in results if s != 200]
+    status, final, _ = http.call("GET", f"/Users/{user_id}")
+    assert status == 200
+    for path, value in changes:
+        node: Any = final
+        for part in path.split("."):
+            node = node[part]
+        assert node == value, (path, final)
+    assert final["meta"]["version"] == f'W/"{1 + len(changes)}"'
+
+
+def test_concurrent_multi_valued_adds_lose_nothing(http):
+    user_id, _ = _create(http, "emails.race@example.com")
+    n = 10
+    results = race(
+        [
+            lambda i=i: http.call(
+                "PATCH",
+                f"/Users/{user_id}",
+                _patch(
+                    [
+                        {
+                            "op": "add",
+                            "path": "emails",
+                            "value": [{"value": f"alias{i}@example.com", "type": "other"}],
+                        }
+                    ]
+                ),
+                via=i,
+            )
+            for i in range(n)
+        ]
+    )
+    assert [status for status, _, _ in results] == [200] * n
+    status, final, _ = http.call("GET", f"/Users/{user_id}")
+    assert sorted(e["value"] for e in final["emails"]) == sorted(f"alias{i}@example.com" for i in range(n))
+    # The filterable mirror agrees with the document.
+    status, found, _ = http.call(
+        "GET", "/Users?filter=" + urllib.request.quote('emails.value eq "alias7@example.com"')
+    )
+    assert status == 200 and found["totalResults"] == 1
+
+
+def test_concurrent_deletes_of_one_user(http):
+    _create(http, "keeper@example.com")  # the company keeps a user, so deletes are allowed
+    user_id, _ = _create(http, "delete.race@example.com")
+    n = 8
+    results = race([lambda i=i: http.call("DELETE", f"/Users/{user_id}", via=i) for i in range(n)])
+    statuses = [status for status, _, _ in results]
+    assert statuses.count(204) == 1, statuses
+    assert statuses.count(404) == n - 1, statuses
+    for status, doc, _ in results:
+        if status != 204:
+            assert_error_body(status, doc)
+    assert http.call("GET", f"/Users/{user_id}")[0] == 404
+
+
+def test_concurrent_group_member_adds_lose_no_member(http):
+    members = [_create(http, f"member{i}@example.com")[0] for i in range(10)]
+    status, group, _ = http.call("POST", "/Groups", {"displayName": "Racers"})
+    assert status == 201, group
+    results = race(
+        [
+            lambda member=member, i=i: http.call(
+                "PATCH",
+                f"/Groups/{group['id']}",
+                _patch([{"op": "add", "path": "members", "value": [{"value": member}]}]),
+                via=i,
+            )
+            for i, member in enumerate(members)
+        ]
+    )
+    assert [status for status, _, _ in results] == [200] * len(members), [
+        (s, d) for s, d, _ in results if s != 200
+    ]
+    status, final, _ = http.call("GET", f"/Groups/{group['id']}")
+    assert status == 200
+    assert sorted(m["value"] for m in final.get("members", [])) == sorted(members)

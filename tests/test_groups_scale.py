@@ -1,0 +1,122 @@
+"""Large groups (peers-and-idps.md §3 #8): a membership change costs the same number of SQL statements
+for a 50,000-member group as for a 10-member one, and ``excludedAttributes=members`` never reads
+``scim_group_members``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from examples.host_app.extensions import db
+from flask import Flask
+from sqlalchemy import event, insert
+
+from scim_plugin.models import ScimGroupMember, ScimUser, utcnow
+from tests.conftest import ScimClient
+from tests.test_groups import new_group, patch
+from tests.test_users_api import new_user
+
+BIG = 50_000
+
+
+@contextmanager
+def statements(app: Flask) -> Iterator[list[str]]:
+    """Every SQL statement the app's engine runs inside the block."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def bulk_members(app: Flask, group_id: str, tenant_id: str, n: int) -> None:
+    """``n`` SCIM users (without host users) in the group, by bulk insert rather than n POSTs."""
+    now = utcnow()
+    ids = [str(uuid.uuid4()) for _ in range(n)]
+    tag = group_id[:8]
+    users = [
+        {
+            "id": user_id,
+            "tenant_id": tenant_id,
+            "user_name": f"bulk{i}.{tag}@acme.example",
+            "user_name_norm": f"bulk{i}.{tag}@acme.example",
+            "resource": {"userName": f"bulk{i}.{tag}@acme.example"},
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i, user_id in enumerate(ids)
+    ]
+    with app.app_context():
+        for start in range(0, n, 5000):
+            db.session.execute(insert(ScimUser), users[start : start + 5000])
+            db.session.execute(
+                insert(ScimGroupMember),
+                [
+                    {"group_id": group_id, "member_id": m, "tenant_id": tenant_id}
+                    for m in ids[start : start + 5000]
+                ],
+            )
+        db.session.commit()
+
+
+def membership_changes(scim: ScimClient, group_id: str, newcomer: str, member: str) -> list[dict[str, Any]]:
+    return [
+        {"op": "add", "path": "members", "value": [{"value": newcomer}]},
+        {"op": "remove", "path": f'members[value eq "{member}"]'},
+        {"op": "Remove", "path": "members", "value": [{"value": newcomer}]},
+    ]
+
+
+def test_membership_patch_costs_the_same_for_50k_members_as_for_10(app: Flask, scim: ScimClient) -> None:
+    small = new_group(scim, "Small")
+    big = new_group(scim, "Big")
+    someone = new_user(scim)["id"]
+    with app.app_context():
+        tenant_id = db.session.get(ScimUser, someone).tenant_id
+    bulk_members(app, small["id"], tenant_id, 10)
+    bulk_members(app, big["id"], tenant_id, BIG)
+    newcomer = new_user(scim, "new@acme.example")["id"]
+    patch(scim, small["id"], {"op": "add", "path": "displayName", "value": "Small"})  # warm-up (token use)
+
+    counts = {}
+    for group in (small, big):
+        with app.app_context():
+            first = db.session.execute(
+                ScimGroupMember.__table__.select().where(ScimGroupMember.group_id == group["id"]).limit(1)
+            ).first()
+        for op in membership_changes(scim, group["id"], newcomer, first.member_id):
+            with statements(app) as seen:
+                r = patch(scim, group["id"], op, query="?excludedAttributes=members")
+            assert r.status_code == 200, r.get_json()
+            assert "members" not in r.get_json()
+            counts.setdefault(group["displayName"], []).append(len(seen))
+            # The statements only name the members in the request, never the list.
+            assert all(len(s) < 2000 for s in seen), max(seen, key=len)[:300]
+    assert counts["Small"] == counts["Big"], counts
+    assert all(n <= 12 for n in counts["Big"]), counts
+
+    with statements(app) as seen:
+        r = scim.get("/Groups?excludedAttributes=members")
+    assert r.status_code == 200 and r.get_json()["totalResults"] == 2
+    assert not [s for s in seen if "scim_group_members" in s], seen
+    with statements(app) as seen:
+        r = scim.get(f"/Groups/{big['id']}?excludedAttributes=members")
+    assert r.status_code == 200 and not [s for s in seen if "scim_group_members" in s]
+    # Reading the members of a group above SCIM_MAX_GROUP_MEMBERS_RETURNED (10,000) is refused, not loaded.
+    with statements(app) as seen:
+        r = scim.get(f"/Groups/{big['id']}")
+    assert r.status_code == 400 and r.get_json()["scimType"] == "tooMany"
+    assert len([s for s in seen if "scim_group_members" in s]) == 1  # the count
+    # Members page through /Users.
+    page = scim.get(f'/Users?filter=groups.value eq "{big["id"]}"&count=50&startIndex=49951').get_json()
+    assert page["totalResults"] == BIG - 1 and page["itemsPerPage"] == 49
