@@ -99,15 +99,19 @@ class UserStore:
             condition = condition & FilterCompiler(USER_RESOURCE).compile(query.filter)
         # Resolve sortBy first: an unknown attribute is an error even when nothing matches.
         column = self._sort_column(query.sort_by) if query.sort_by else None
-        total = self.session.execute(select(func.count()).select_from(ScimUser).where(condition)).scalar_one()
-        if query.count == 0 or total < query.start_index:
-            return total, []
+
+        def count() -> int:
+            total = select(func.count()).select_from(ScimUser).where(condition)
+            return self.session.execute(total).scalar_one()
+
+        if query.count == 0:
+            return count(), []
         order = []
         if column is not None:
             order.append(column.desc().nulls_first() if query.descending else column.asc().nulls_last())
         # created_at then id: a stable order across pages whatever the sort key.
         order += [ScimUser.created_at, ScimUser.id]
-        rows = (
+        rows = list(
             self.session.execute(
                 select(ScimUser)
                 .where(condition)
@@ -118,7 +122,11 @@ class UserStore:
             .scalars()
             .all()
         )
-        return total, list(rows)
+        # A first page that is not full already tells the total (every lookup by userName or externalId):
+        # the COUNT query, a round trip on every IdP lookup, is only needed otherwise.
+        if query.start_index == 1 and len(rows) < query.count:
+            return len(rows), rows
+        return count(), rows
 
     def _sort_column(self, sort_by: str) -> Any:
         from .schemas import resolve_path

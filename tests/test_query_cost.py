@@ -1,0 +1,51 @@
+"""What a list request costs in SQL: the COUNT runs only when the page cannot tell the total."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event
+
+
+@contextmanager
+def statements(app) -> Iterator[list[str]]:
+    seen: list[str] = []
+    with app.app_context():
+        engine = app.extensions["scim"].db.engine
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement.lower())
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def counts(seen: list[str]) -> int:
+    return sum("count(" in statement and "scim_users" in statement for statement in seen)
+
+
+def test_lookup_by_user_name_needs_no_count(app, scim):
+    for i in range(3):
+        assert scim.post("/Users", json={"userName": f"u{i}@example.com"}).status_code == 201
+    with statements(app) as seen:
+        found = scim.get('/Users?filter=userName eq "U1@example.com"').get_json()
+    assert found["totalResults"] == 1 and found["Resources"][0]["userName"] == "u1@example.com"
+    assert counts(seen) == 0
+
+
+def test_full_or_later_pages_still_count(app, scim):
+    for i in range(3):
+        assert scim.post("/Users", json={"userName": f"u{i}@example.com"}).status_code == 201
+    with statements(app) as seen:
+        page = scim.get("/Users?count=2").get_json()
+    assert (page["totalResults"], page["itemsPerPage"]) == (3, 2)
+    assert counts(seen) == 1
+    with statements(app) as seen:
+        beyond = scim.get("/Users?startIndex=10&count=2").get_json()
+    assert (beyond["totalResults"], beyond["itemsPerPage"]) == (3, 0)
+    assert counts(seen) == 1
+    assert scim.get("/Users?count=0").get_json()["totalResults"] == 3
