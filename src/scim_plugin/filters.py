@@ -29,6 +29,7 @@ from typing import Any, TypeAlias
 
 from scim_plugin.attributes import Attribute, AttributePath, ResourceType
 from scim_plugin.errors import InvalidFilter, InvalidPath
+from scim_plugin.schemas import resolve_path
 
 __all__ = [
     "COMPARE_OPS",
@@ -414,39 +415,10 @@ def parse_path(text: str, *, max_length: int = 4096, max_depth: int = 24) -> Pat
 
 # -- attribute resolution
 
-# RFC 7643 §3.1 common attributes; core schemas usually leave them out of their attribute lists.
-_COMMON_ATTRIBUTES: tuple[Attribute, ...] = (
-    Attribute("id", case_exact=True, mutability="readOnly", returned="always", uniqueness="server"),
-    Attribute("externalId", case_exact=True),
-    Attribute(
-        "meta",
-        "complex",
-        mutability="readOnly",
-        sub_attributes=(
-            Attribute("resourceType", case_exact=True, mutability="readOnly"),
-            Attribute("created", "dateTime", mutability="readOnly"),
-            Attribute("lastModified", "dateTime", mutability="readOnly"),
-            Attribute("location", "reference", mutability="readOnly", reference_types=("uri",)),
-            Attribute("version", case_exact=True, mutability="readOnly"),
-        ),
-    ),
-)
-
 
 def resolve_ref(resource_type: ResourceType, ref: AttrRef) -> AttributePath | None:
-    """Resolve ``ref`` in ``resource_type``, falling back to ``id``/``externalId``/``meta``; else None."""
-    found = resource_type.resolve(str(ref))
-    if found is not None:
-        return found
-    if ref.urn is not None and ref.urn.lower() != resource_type.schema.id.lower():
-        return None
-    for attr in _COMMON_ATTRIBUTES:
-        if attr.name.lower() == ref.attr.lower():
-            if ref.sub is None:
-                return AttributePath(resource_type.schema, attr)
-            sub = attr.sub(ref.sub)
-            return AttributePath(resource_type.schema, attr, sub) if sub is not None else None
-    return None
+    """Resolve ``ref`` in ``resource_type``, including ``id``/``externalId``/``meta``; else None."""
+    return resolve_path(resource_type, str(ref))
 
 
 # -- evaluation

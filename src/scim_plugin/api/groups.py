@@ -25,7 +25,7 @@ from ..sql_filters import FilterCompiler
 from ..user_store import etag, parse_etag
 from . import users
 from .discovery import LIST_RESPONSE, base_url
-from .query import json_body, list_query, search_body
+from .query import json_body, list_query, patch_operations, projection, refuse_search_path, search_body
 from .responses import scim_response
 
 
@@ -100,11 +100,7 @@ def group_bodies(
 
 
 def _projection_args() -> tuple[list[str] | None, list[str] | None]:
-    _, attributes, excluded = list_query(
-        {k: v for k, v in request.args.items() if k.lower() in ("attributes", "excludedattributes")},
-        get_state().config,
-    )
-    return attributes, excluded
+    return projection(request, get_state().config)
 
 
 def _resource_response(
@@ -116,13 +112,6 @@ def _resource_response(
     return scim_response(body, status, {"ETag": etag(row.version), **headers})
 
 
-def _not_search(group_id: str) -> None:
-    if group_id == ".search":
-        raise errors.MethodNotAllowed(
-            f"Method {request.method} is not allowed on {request.path}.", headers={"Allow": "POST"}
-        )
-
-
 def create_group() -> Response:
     row = _store().create(json_body(request))
     users.defer_event("group.created", row.tenant_id, id=row.id, display_name=row.display_name)
@@ -130,7 +119,7 @@ def create_group() -> Response:
 
 
 def get_group(group_id: str) -> Response:
-    _not_search(group_id)
+    refuse_search_path(group_id)
     row = _store().get(group_id)
     g.scim_resource_id = row.id
     wanted = request.headers.get("If-None-Match")
@@ -162,7 +151,7 @@ def search_groups() -> Response:
 
 
 def replace_group(group_id: str) -> Response:
-    _not_search(group_id)
+    refuse_search_path(group_id)
     row, changed = _store().replace(group_id, json_body(request), request.headers.get("If-Match"))
     if changed:
         users.defer_event("group.updated", row.tenant_id, id=row.id)
@@ -170,19 +159,8 @@ def replace_group(group_id: str) -> Response:
 
 
 def patch_group(group_id: str) -> Response:
-    _not_search(group_id)
-    body = json_body(request)
-    if not isinstance(body, dict):
-        raise errors.InvalidSyntax("A PATCH body must be a JSON object.")
-    schemas = body.get("schemas")
-    if schemas is not None and (
-        not isinstance(schemas, list)
-        or not any(isinstance(s, str) and s.lower() == users.PATCH_OP.lower() for s in schemas)
-    ):
-        raise errors.InvalidValue(f"schemas must contain {users.PATCH_OP}.")
-    operations = next((v for k, v in body.items() if k.lower() == "operations"), None)
-    if operations is None:
-        raise errors.InvalidSyntax("A PATCH body needs an Operations list.")
+    refuse_search_path(group_id)
+    operations = patch_operations(request)
     row, changed = _store().patch(group_id, operations, request.headers.get("If-Match"))
     if changed:
         users.defer_event("group.updated", row.tenant_id, id=row.id)
@@ -194,7 +172,7 @@ def patch_group(group_id: str) -> Response:
 
 
 def delete_group(group_id: str) -> Response:
-    _not_search(group_id)
+    refuse_search_path(group_id)
     g.scim_resource_id = group_id
     store = _store()
     store.delete(group_id, request.headers.get("If-Match"))

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import flask
 from flask import Request
 
 from .. import errors
@@ -105,3 +106,40 @@ def search_body(request: Request) -> dict[str, Any]:
     if schemas is not None and (not isinstance(schemas, list) or SEARCH_REQUEST not in schemas):
         raise errors.InvalidValue(f"schemas must contain {SEARCH_REQUEST}.")
     return {k: v for k, v in body.items() if k != "schemas"}
+
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def patch_operations(request: Request) -> Any:
+    """The raw ``Operations`` of a PatchOp body (validated by the PATCH engine itself)."""
+    body = json_body(request)
+    if not isinstance(body, dict):
+        raise errors.InvalidSyntax("A PATCH body must be a JSON object.")
+    schemas = body.get("schemas")
+    if schemas is not None and (
+        not isinstance(schemas, list)
+        or not any(isinstance(s, str) and s.lower() == PATCH_OP.lower() for s in schemas)
+    ):
+        raise errors.InvalidValue(f"schemas must contain {PATCH_OP}.")
+    operations = next((v for k, v in body.items() if k.lower() == "operations"), None)
+    if operations is None:
+        raise errors.InvalidSyntax("A PATCH body needs an Operations list.")
+    return operations
+
+
+def projection(request: Request, config: ScimConfig) -> tuple[list[str] | None, list[str] | None]:
+    """``attributes`` and ``excludedAttributes`` from the query string of a single-resource request."""
+    _, attributes, excluded = list_query(
+        {k: v for k, v in request.args.items() if k.lower() in ("attributes", "excludedattributes")}, config
+    )
+    return attributes, excluded
+
+
+def refuse_search_path(resource_id: str) -> None:
+    """``/<type>/.search`` only answers POST: any other method is a 405, not an unknown resource."""
+    if resource_id == ".search":
+        raise errors.MethodNotAllowed(
+            f"Method {flask.request.method} is not allowed on {flask.request.path}.",
+            headers={"Allow": "POST"},
+        )

@@ -16,7 +16,7 @@ from ..schemas import USER_RESOURCE
 from ..seam import Ref
 from ..user_store import UserStore, document, etag, parse_etag
 from .discovery import LIST_RESPONSE, base_url
-from .query import json_body, list_query, search_body
+from .query import json_body, list_query, patch_operations, projection, refuse_search_path, search_body
 from .responses import scim_response
 
 
@@ -25,7 +25,6 @@ def defer_event(name: str, tenant_id: str, **data: Any) -> None:
     g.setdefault("scim_events", []).append((name, tenant_id, data))
 
 
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 STYLE_HEADER = "X-SCIM-Response-Style"
 
 
@@ -110,11 +109,7 @@ def _resource_response(row: ScimUser, status: int = 200, **extra_headers: str) -
 
 
 def _projection_args() -> tuple[list[str] | None, list[str] | None]:
-    _, attributes, excluded = list_query(
-        {k: v for k, v in request.args.items() if k.lower() in ("attributes", "excludedattributes")},
-        get_state().config,
-    )
-    return attributes, excluded
+    return projection(request, get_state().config)
 
 
 def create_user() -> Response:
@@ -123,16 +118,8 @@ def create_user() -> Response:
     return _resource_response(row, 201, Location=_location(row.id))
 
 
-def _not_search(user_id: str) -> None:
-    """``/Users/.search`` only answers POST: any other method is a 405, not an unknown user."""
-    if user_id == ".search":
-        raise errors.MethodNotAllowed(
-            f"Method {request.method} is not allowed on {request.path}.", headers={"Allow": "POST"}
-        )
-
-
 def get_user(user_id: str) -> Response:
-    _not_search(user_id)
+    refuse_search_path(user_id)
     row = _store().get(user_id)
     g.scim_resource_id = row.id
     wanted = request.headers.get("If-None-Match")
@@ -163,26 +150,15 @@ def search_users() -> Response:
 
 
 def replace_user(user_id: str) -> Response:
-    _not_search(user_id)
+    refuse_search_path(user_id)
     row = _store().replace(user_id, json_body(request), request.headers.get("If-Match"))
     defer_event("user.updated", row.tenant_id, id=row.id)
     return _resource_response(row)
 
 
 def patch_user(user_id: str) -> Response:
-    _not_search(user_id)
-    body = json_body(request)
-    if not isinstance(body, dict):
-        raise errors.InvalidSyntax("A PATCH body must be a JSON object.")
-    schemas = body.get("schemas")
-    if schemas is not None and (
-        not isinstance(schemas, list)
-        or not any(isinstance(s, str) and s.lower() == PATCH_OP.lower() for s in schemas)
-    ):
-        raise errors.InvalidValue(f"schemas must contain {PATCH_OP}.")
-    operations = next((v for k, v in body.items() if k.lower() == "operations"), None)
-    if operations is None:
-        raise errors.InvalidSyntax("A PATCH body needs an Operations list.")
+    refuse_search_path(user_id)
+    operations = patch_operations(request)
     before = _store().get(user_id)
     was_active = before.active
     row, changed = _store().patch(user_id, operations, request.headers.get("If-Match"))
@@ -199,7 +175,7 @@ def patch_user(user_id: str) -> Response:
 
 
 def delete_user(user_id: str) -> Response:
-    _not_search(user_id)
+    refuse_search_path(user_id)
     g.scim_resource_id = user_id
     store = _store()
     store.delete(user_id, request.headers.get("If-Match"))
