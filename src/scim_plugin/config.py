@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "SCIM_ADMIN_LAYOUT": "layout.html",
     "SCIM_DEFAULT_PAGE_SIZE": 100,
     "SCIM_MAX_RESULTS": 1000,
+    "SCIM_CURSOR_TIMEOUT": 3600,
     "SCIM_MAX_BODY_BYTES": 1024 * 1024,
     "SCIM_MAX_FILTER_LENGTH": 4096,
     "SCIM_MAX_FILTER_DEPTH": 24,
@@ -96,6 +97,8 @@ class ScimConfig:
     blocked_plugins: tuple[str, ...]
     # Largest member list a group response carries (see README, "Groups").
     max_group_members_returned: int = 10_000
+    # Seconds a cursor (RFC 9865) stays valid.
+    cursor_timeout: int = 3600
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> ScimConfig:
@@ -190,4 +193,5 @@ class ScimConfig:
             plugins=names("SCIM_PLUGINS"),
             blocked_plugins=names("SCIM_BLOCKED_PLUGINS"),
             max_group_members_returned=integer("SCIM_MAX_GROUP_MEMBERS_RETURNED", 0, 1_000_000),
+            cursor_timeout=integer("SCIM_CURSOR_TIMEOUT", 10, 7 * 24 * 3600),
         )

@@ -50,6 +50,22 @@ class TooMany(ScimError):
     scim_type = "tooMany"
 
 
+class InvalidCursor(ScimError):
+    """RFC 9865 §2.1: a cursor this service did not issue, or one from another query."""
+
+    scim_type = "invalidCursor"
+
+
+class ExpiredCursor(ScimError):
+    scim_type = "expiredCursor"
+
+
+class InvalidCount(ScimError):
+    """RFC 9865 §2.1: a cursor page's ``count`` outside 1..maxPageSize."""
+
+    scim_type = "invalidCount"
+
+
 class Uniqueness(ScimError):
     status = 409
     scim_type = "uniqueness"

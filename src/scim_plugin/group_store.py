@@ -27,6 +27,7 @@ from . import errors
 from .extension import ScimState
 from .filters import AttrRef, Compare, Node, Or, parse_path
 from .models import ScimGroup, ScimGroupMapping, ScimGroupMember, ScimUser, new_id, utcnow
+from .paging import Segment, SortKey, list_keys, order_by
 from .patch import _parse_operations, apply_patch
 from .resources import check_immutable, format_datetime, merge_for_put, normalize_input
 from .schemas import GROUP_RESOURCE, GROUP_URN
@@ -202,24 +203,33 @@ class GroupStore:
             condition = condition & compiler.compile(node)
         return condition, compiler
 
-    def search(self, query: ListQuery, condition: Any = None) -> tuple[int, list[ScimGroup]]:
+    def segment(self, query: ListQuery, condition: Any = None) -> Segment:
+        """The groups ``query`` selects and their order, for index or cursor paging."""
         if condition is None:
             condition, _ = self.condition(query.filter)
         column = self.sort_column(query.sort_by) if query.sort_by else None
+        return Segment(ScimGroup, condition, self.keys(column, query.descending))
+
+    @staticmethod
+    def keys(column: Any, descending: bool) -> list[SortKey]:
+        return list_keys(column, descending, ScimGroup.created_at, ScimGroup.id)
+
+    def search(self, query: ListQuery, condition: Any = None) -> tuple[int, list[ScimGroup]]:
+        segment = self.segment(query, condition)
         total = self.session.execute(
-            select(func.count()).select_from(ScimGroup).where(condition)
+            select(func.count()).select_from(ScimGroup).where(segment.condition)
         ).scalar_one()
         if query.count == 0 or total < query.start_index:
             return total, []
-        return total, self.page(condition, column, query.descending, query.start_index - 1, query.count)
+        return total, self.page(segment, query.start_index - 1, query.count)
 
-    def page(self, condition: Any, column: Any, descending: bool, offset: int, limit: int) -> list[ScimGroup]:
-        order = []
-        if column is not None:
-            order.append(column.desc().nulls_first() if descending else column.asc().nulls_last())
-        order += [ScimGroup.created_at, ScimGroup.id]
+    def page(self, segment: Segment, offset: int, limit: int) -> list[ScimGroup]:
         rows = self.session.execute(
-            select(ScimGroup).where(condition).order_by(*order).offset(offset).limit(limit)
+            select(ScimGroup)
+            .where(segment.condition)
+            .order_by(*order_by(segment.keys))
+            .offset(offset)
+            .limit(limit)
         ).scalars()
         return list(rows)
 

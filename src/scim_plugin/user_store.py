@@ -20,6 +20,7 @@ from . import errors
 from .extension import ScimState
 from .filters import Node
 from .models import ScimGroup, ScimGroupMember, ScimUser, ScimUserValue, new_id, utcnow
+from .paging import Segment, list_keys, order_by
 from .patch import apply_patch
 from .resources import check_immutable, format_datetime, merge_for_put, normalize_input
 from .schemas import ENTERPRISE_USER_URN, PERMISSIONS_URN, USER_RESOURCE
@@ -47,6 +48,9 @@ class ListQuery:
     count: int
     sort_by: str | None
     descending: bool
+    # RFC 9865: None pages by index; "" asks for the first cursor page; else a nextCursor/previousCursor.
+    cursor: str | None = None
+    filter_text: str | None = None
 
 
 def etag(version: int) -> str:
@@ -93,29 +97,31 @@ class UserStore:
             raise errors.NotFound(f"User {user_id} not found.")
         return row
 
-    def search(self, query: ListQuery) -> tuple[int, list[ScimUser]]:
+    def segment(self, query: ListQuery) -> Segment:
+        """The rows ``query`` selects and their order, for index or cursor paging."""
         condition = ScimUser.tenant_id == self.tenant_id
         if query.filter is not None:
             condition = condition & FilterCompiler(USER_RESOURCE).compile(query.filter)
         # Resolve sortBy first: an unknown attribute is an error even when nothing matches.
         column = self._sort_column(query.sort_by) if query.sort_by else None
+        return Segment(
+            ScimUser, condition, list_keys(column, query.descending, ScimUser.created_at, ScimUser.id)
+        )
+
+    def search(self, query: ListQuery) -> tuple[int, list[ScimUser]]:
+        segment = self.segment(query)
 
         def count() -> int:
-            total = select(func.count()).select_from(ScimUser).where(condition)
+            total = select(func.count()).select_from(ScimUser).where(segment.condition)
             return self.session.execute(total).scalar_one()
 
         if query.count == 0:
             return count(), []
-        order = []
-        if column is not None:
-            order.append(column.desc().nulls_first() if query.descending else column.asc().nulls_last())
-        # created_at then id: a stable order across pages whatever the sort key.
-        order += [ScimUser.created_at, ScimUser.id]
         rows = list(
             self.session.execute(
                 select(ScimUser)
-                .where(condition)
-                .order_by(*order)
+                .where(segment.condition)
+                .order_by(*order_by(segment.keys))
                 .offset(query.start_index - 1)
                 .limit(query.count)
             )

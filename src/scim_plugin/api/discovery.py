@@ -54,11 +54,12 @@ def service_provider_config() -> Response:
         "sort": {"supported": True},
         "etag": {"supported": True},
         "pagination": {
-            "cursor": False,
+            "cursor": True,
             "index": True,
             "defaultPaginationMethod": "index",
             "defaultPageSize": config.default_page_size,
             "maxPageSize": config.max_results,
+            "cursorTimeout": config.cursor_timeout,
         },
         "authenticationSchemes": [
             {

@@ -12,20 +12,29 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, Response, g, request
-from sqlalchemy import func, select
 
 from .. import errors
 from ..attributes import ResourceType
 from ..extension import get_state
 from ..group_store import GroupStore, group_document
 from ..models import ScimGroup, ScimUser
+from ..paging import Segment, index_list, list_keys
 from ..resources import render
 from ..schemas import GROUP_RESOURCE, USER_RESOURCE, resolve_path
 from ..sql_filters import FilterCompiler
 from ..user_store import etag, parse_etag
 from . import users
-from .discovery import LIST_RESPONSE, base_url
-from .query import json_body, list_query, patch_operations, projection, refuse_search_path, search_body
+from .discovery import base_url
+from .query import (
+    cursor_page,
+    json_body,
+    list_body,
+    list_query,
+    patch_operations,
+    projection,
+    refuse_search_path,
+    search_body,
+)
 from .responses import scim_response
 
 
@@ -130,16 +139,14 @@ def get_group(group_id: str) -> Response:
 
 def _list(params: Any) -> Response:
     query, attributes, excluded = list_query(params, get_state().config)
-    total, rows = _store().search(query)
-    return scim_response(
-        {
-            "schemas": [LIST_RESPONSE],
-            "totalResults": total,
-            "itemsPerPage": len(rows),
-            "startIndex": query.start_index,
-            "Resources": group_bodies(rows, attributes, excluded, strict=True),
-        }
-    )
+    store = _store()
+    if query.cursor is None:
+        total, rows = store.search(query)
+        return scim_response(list_body(group_bodies(rows, attributes, excluded, strict=True), query, total))
+    page = cursor_page([store.segment(query)], query, "Groups")
+    rows = [row for _, row in page.items]
+    resources = group_bodies(rows, attributes, excluded, strict=True)
+    return scim_response(list_body(resources, query, page.total, page))
 
 
 def list_groups() -> Response:
@@ -204,8 +211,8 @@ def search_root() -> Response:
     """``POST /.search``: Groups then Users (ordered by resourceType, then sortBy, created, id).
 
     The filter is compiled for each type; an attribute a type does not have matches nothing there (an
-    attribute neither has is ``400 invalidFilter``). Paging spans both: each type is counted, then only
-    the slice of each that falls on the requested page is read.
+    attribute neither has is ``400 invalidFilter``). Paging spans both, by index (each type is counted,
+    then only the slice of each that falls on the page is read) or by cursor.
     """
     query, attributes, excluded = list_query(search_body(request), get_state().config)
     tenant_id = g.scim_context.tenant_id
@@ -219,45 +226,24 @@ def search_root() -> Response:
     if unknown:
         raise errors.InvalidFilter(f"unknown attribute {sorted(unknown)[0]!r} in filter")
     group_sort, user_sort = _sort_columns(query.sort_by)
-    session = get_state().db.session
-    group_total = session.execute(
-        select(func.count()).select_from(ScimGroup).where(group_condition)
-    ).scalar_one()
-    user_total = session.execute(
-        select(func.count()).select_from(ScimUser).where(user_condition)
-    ).scalar_one()
-    offset, wanted = query.start_index - 1, query.count
-    groups: list[ScimGroup] = []
-    if wanted and offset < group_total:
-        groups = group_store.page(group_condition, group_sort, query.descending, offset, wanted)
-    user_rows: list[ScimUser] = []
-    remaining = wanted - len(groups)
-    if remaining > 0 and offset + len(groups) < group_total + user_total:
-        order = []
-        if user_sort is not None:
-            order.append(user_sort.desc().nulls_first() if query.descending else user_sort.asc().nulls_last())
-        order += [ScimUser.created_at, ScimUser.id]
-        user_rows = list(
-            session.execute(
-                select(ScimUser)
-                .where(user_condition)
-                .order_by(*order)
-                .offset(max(offset - group_total, 0))
-                .limit(remaining)
-            ).scalars()
-        )
+    segments = [
+        Segment(ScimGroup, group_condition, GroupStore.keys(group_sort, query.descending)),
+        Segment(
+            ScimUser, user_condition, list_keys(user_sort, query.descending, ScimUser.created_at, ScimUser.id)
+        ),
+    ]
+    page = None
+    if query.cursor is None:
+        total, items = index_list(get_state().db.session, segments, query.start_index - 1, query.count)
+    else:
+        page = cursor_page(segments, query, "")
+        total, items = page.total, page.items
+    groups = [row for segment, row in items if segment == 0]
+    user_rows = [row for segment, row in items if segment == 1]
     resources = group_bodies(groups, attributes, excluded, strict=True) + users.user_bodies(
         user_rows, attributes, excluded
     )
-    return scim_response(
-        {
-            "schemas": [LIST_RESPONSE],
-            "totalResults": group_total + user_total,
-            "itemsPerPage": len(resources),
-            "startIndex": query.start_index,
-            "Resources": resources,
-        }
-    )
+    return scim_response(list_body(resources, query, total, page))
 
 
 def register(bp: Blueprint) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import flask
@@ -11,8 +11,11 @@ from flask import Request
 
 from .. import errors
 from ..config import ScimConfig
+from ..extension import get_state
 from ..filters import parse_filter
+from ..paging import CursorCodec, CursorPage, Segment, cursor_list, query_scope
 from ..user_store import ListQuery
+from .discovery import LIST_RESPONSE
 
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
@@ -76,7 +79,13 @@ def list_query(
     count = _integer("count", lowered.get("count"))
     if count is None:
         count = config.default_page_size
-    if count > config.max_results:
+    cursor = _cursor(lowered)
+    if cursor is not None:
+        if start is not None:
+            raise errors.InvalidValue("Send either startIndex (index paging) or cursor (RFC 9865), not both.")
+        if not 1 <= count <= config.max_results:
+            raise errors.InvalidCount(f"count must be from 1 to {config.max_results} with a cursor.")
+    elif count > config.max_results:
         raise errors.TooMany(f"count may not exceed {config.max_results}.")
     sort_by = lowered.get("sortby") or None
     if sort_by is not None and not isinstance(sort_by, str):
@@ -90,12 +99,26 @@ def list_query(
         count=max(count, 0),
         sort_by=sort_by,
         descending=order.lower() == "descending",
+        cursor=cursor,
+        filter_text=filter_text if node is not None else None,
     )
     return (
         query,
         _names("attributes", lowered.get("attributes")),
         _names("excludedAttributes", lowered.get("excludedattributes")),
     )
+
+
+def _cursor(lowered: Mapping[str, Any]) -> str | None:
+    """The ``cursor`` parameter: absent (index paging), empty (first page) or a cursor string."""
+    if "cursor" not in lowered:
+        return None
+    value = lowered["cursor"]
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise errors.InvalidCursor("cursor must be a string.")
+    return value.strip()
 
 
 def search_body(request: Request) -> dict[str, Any]:
@@ -143,3 +166,28 @@ def refuse_search_path(resource_id: str) -> None:
             f"Method {flask.request.method} is not allowed on {flask.request.path}.",
             headers={"Allow": "POST"},
         )
+
+
+def cursor_page(segments: Sequence[Segment], query: ListQuery, endpoint: str) -> CursorPage:
+    """The RFC 9865 page ``query.cursor`` asks for; cursors are bound to tenant, endpoint and query."""
+    state = get_state()
+    sort = f"{(query.sort_by or '').strip().lower()}|{'desc' if query.descending else 'asc'}"
+    scope = query_scope(flask.g.scim_context.tenant_id, endpoint, query.filter_text, sort, query.count)
+    codec = CursorCodec(state.config.cursor_timeout)
+    return cursor_list(state.db.session, segments, codec, scope, query.cursor or "", query.count)
+
+
+def list_body(
+    resources: list[dict[str, Any]], query: ListQuery, total: int, page: CursorPage | None = None
+) -> dict[str, Any]:
+    """A ListResponse: ``startIndex`` for index paging, ``nextCursor``/``previousCursor`` for cursors."""
+    body: dict[str, Any] = {"schemas": [LIST_RESPONSE], "totalResults": total, "itemsPerPage": len(resources)}
+    if page is None:
+        body["startIndex"] = query.start_index
+    else:
+        if page.next_cursor is not None:
+            body["nextCursor"] = page.next_cursor
+        if page.previous_cursor is not None:
+            body["previousCursor"] = page.previous_cursor
+    body["Resources"] = resources
+    return body

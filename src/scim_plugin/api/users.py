@@ -15,8 +15,17 @@ from ..resources import render, to_braze
 from ..schemas import USER_RESOURCE
 from ..seam import Ref
 from ..user_store import UserStore, document, etag, parse_etag
-from .discovery import LIST_RESPONSE, base_url
-from .query import json_body, list_query, patch_operations, projection, refuse_search_path, search_body
+from .discovery import base_url
+from .query import (
+    cursor_page,
+    json_body,
+    list_body,
+    list_query,
+    patch_operations,
+    projection,
+    refuse_search_path,
+    search_body,
+)
 from .responses import scim_response
 
 
@@ -130,15 +139,13 @@ def get_user(user_id: str) -> Response:
 
 def _list(params: Any) -> Response:
     query, attributes, excluded = list_query(params, get_state().config)
-    total, rows = _store().search(query)
-    body: dict[str, Any] = {
-        "schemas": [LIST_RESPONSE],
-        "totalResults": total,
-        "itemsPerPage": len(rows),
-        "startIndex": query.start_index,
-        "Resources": user_bodies(rows, attributes, excluded),
-    }
-    return scim_response(body)
+    store = _store()
+    if query.cursor is None:
+        total, rows = store.search(query)
+        return scim_response(list_body(user_bodies(rows, attributes, excluded), query, total))
+    page = cursor_page([store.segment(query)], query, "Users")
+    rows = [row for _, row in page.items]
+    return scim_response(list_body(user_bodies(rows, attributes, excluded), query, page.total, page))
 
 
 def list_users() -> Response:
