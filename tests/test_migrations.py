@@ -85,3 +85,29 @@ def test_cli_db_commands(database_url, tmp_path, _schema, empty_engine):
         assert runner.invoke(args=["scim", "db", "check"]).exit_code == 0
         assert runner.invoke(args=["scim", "db", "downgrade", "base"]).exit_code == 0
         assert runner.invoke(args=["scim", "db", "current"]).stdout.strip() == ""
+
+
+def test_0003_marks_the_tenants_that_already_have_groups(empty_engine):
+    migrate.upgrade(empty_engine, "0002")
+    with empty_engine.begin() as conn:
+        for tenant in ("with", "without"):
+            conn.execute(
+                text(
+                    "INSERT INTO scim_tenants (tenant_id, enabled, service_origin, ip_allowlist, created_at, "
+                    "updated_at) VALUES (:t, :e, 'idp.example.com', '', :now, :now)"
+                ),
+                {"t": tenant, "e": True, "now": "2026-11-28 10:00:00+00:00"},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO scim_groups (id, tenant_id, display_name, display_name_norm, resource, version, "
+                "created_at, updated_at) VALUES ('g1', 'with', 'Team', 'team', '{}', 1, :now, :now)"
+            ),
+            {"now": "2026-11-28 10:00:00+00:00"},
+        )
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        flags = dict(conn.execute(text("SELECT tenant_id, has_groups FROM scim_tenants")).all())
+    assert {tenant: bool(flag) for tenant, flag in flags.items()} == {"with": True, "without": False}
+    migrate.downgrade(empty_engine, "0002")
+    assert "has_groups" not in {c["name"] for c in inspect(empty_engine).get_columns("scim_tenants")}

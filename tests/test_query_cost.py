@@ -49,3 +49,31 @@ def test_full_or_later_pages_still_count(app, scim):
     assert (beyond["totalResults"], beyond["itemsPerPage"]) == (3, 0)
     assert counts(seen) == 1
     assert scim.get("/Users?count=0").get_json()["totalResults"] == 3
+
+
+def test_an_idp_lookup_is_two_statements_until_the_company_has_groups(app, scim):
+    """Token and tenant settings in one query, the user in another; no group query before any group."""
+    user = scim.post("/Users", json={"userName": "u@example.com"}).get_json()
+    with statements(app) as seen:
+        found = scim.get('/Users?filter=userName eq "u@example.com"').get_json()
+    assert found["totalResults"] == 1 and "groups" not in found["Resources"][0]
+    queries = [s for s in seen if s.lstrip().startswith("select")]
+    assert len(queries) == 2, queries
+    assert "scim_tokens" in queries[0] and "scim_tenants" in queries[0]
+    assert not [s for s in seen if "scim_group" in s]
+
+    group = scim.post("/Groups", json={"displayName": "Team", "members": [{"value": user["id"]}]}).get_json()
+    with statements(app) as seen:
+        found = scim.get('/Users?filter=userName eq "u@example.com"').get_json()
+    assert found["Resources"][0]["groups"][0]["value"] == group["id"]
+    assert len([s for s in seen if "scim_group_members" in s]) == 1
+    # The flag survives the group: it only ever saves a query, never hides a membership.
+    assert scim.delete(f"/Groups/{group['id']}").status_code == 204
+    assert "groups" not in scim.get(f"/Users/{user['id']}").get_json()
+
+
+def test_a_get_by_id_reads_token_and_tenant_once(app, scim):
+    user = scim.post("/Users", json={"userName": "u@example.com"}).get_json()
+    with statements(app) as seen:
+        assert scim.get(f"/Users/{user['id']}").status_code == 200
+    assert sum("scim_tenants" in s for s in seen) == 1, seen

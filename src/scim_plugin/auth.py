@@ -95,7 +95,9 @@ def authenticate(state: ScimState, request: Request) -> ScimContext:
         raise AuthRefused("token not recognised")
     tenant_id, token_id = identity.tenant_id, identity.token_id
 
-    settings = state.db.session.get(TenantSettings, tenant_id)
+    settings = identity.settings
+    if settings is None or settings.tenant_id != tenant_id:
+        settings = state.db.session.get(TenantSettings, tenant_id)
     if settings is None or not settings.enabled:
         raise AuthRefused("SCIM provisioning disabled for tenant", tenant_id=tenant_id, token_id=token_id)
 

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from . import errors
 from .extension import ScimState
 from .filters import AttrRef, Compare, Node, Or, parse_path
-from .models import ScimGroup, ScimGroupMapping, ScimGroupMember, ScimUser, new_id, utcnow
+from .models import ScimGroup, ScimGroupMapping, ScimGroupMember, ScimUser, TenantSettings, new_id, utcnow
 from .paging import Segment, SortKey, list_keys, order_by
 from .patch import _parse_operations, apply_patch
 from .resources import check_immutable, format_datetime, merge_for_put, normalize_input
@@ -319,6 +319,10 @@ class GroupStore:
         self.session.add(row)
         self._flush_unique(row.display_name)
         self._add(row.id, ids)
+        # The request already loaded the tenant's settings: no query, and one UPDATE only the first time.
+        settings = self.session.get(TenantSettings, self.tenant_id)
+        if settings is not None and not settings.has_groups:
+            settings.has_groups = True
         return row
 
     def replace(self, group_id: str, body: Any, if_match: str | None) -> tuple[ScimGroup, bool]:

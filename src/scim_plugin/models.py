@@ -23,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -82,6 +83,9 @@ class TenantSettings(ScimBase):
     ip_allowlist: Mapped[str] = mapped_column(Text, default="")
     # None: use SCIM_RESPONSE_STYLE.
     response_style: Mapped[str | None] = mapped_column(String(16))
+    # Set when the tenant's first group is created (never cleared): until then a user read needs no
+    # group-membership query.
+    has_groups: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 

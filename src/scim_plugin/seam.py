@@ -99,10 +99,15 @@ class IssuedCredential:
 
 @dataclass(frozen=True)
 class TokenIdentity:
-    """Who a verified token acts for."""
+    """Who a verified token acts for.
+
+    ``settings``: the tenant's ``TenantSettings`` row when the implementation loaded it anyway (the
+    built-in does, in the token's query); ``None`` lets authentication read it.
+    """
 
     tenant_id: str
     token_id: str
+    settings: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -467,13 +467,19 @@ def meta(row: ScimUser, location: str) -> dict[str, Any]:
 
 
 def document(row: ScimUser, location: str, last_sign_in: datetime | None = None) -> dict[str, Any]:
-    """The full canonical resource of a stored user (before projection)."""
-    resource = copy.deepcopy(row.resource)
+    """The full canonical resource of a stored user (before projection).
+
+    A shallow copy: what it adds is new, and ``render``/``to_braze`` copy every value they emit, so the
+    row's own document is never changed.
+    """
+    resource = dict(row.resource)
     resource["id"] = row.id
     resource["meta"] = meta(row, location)
     if last_sign_in is not None:
-        ext = resource.setdefault(PERMISSIONS_URN, {})
-        ext["lastSignInAt"] = format_datetime(last_sign_in)
-        if PERMISSIONS_URN not in resource.setdefault("schemas", []):
-            resource["schemas"].append(PERMISSIONS_URN)
+        resource[PERMISSIONS_URN] = {
+            **resource.get(PERMISSIONS_URN, {}),
+            "lastSignInAt": format_datetime(last_sign_in),
+        }
+        if PERMISSIONS_URN not in resource.get("schemas", []):
+            resource["schemas"] = [*resource.get("schemas", []), PERMISSIONS_URN]
     return resource

@@ -67,7 +67,9 @@ def _groups(rows: list[ScimUser], attributes: list[str] | None, excluded: list[s
     """The ``groups`` attribute of each user of a page, in one query (none when it is not shown)."""
     from .groups import wants
 
-    if not rows or _braze_style() or not wants("groups", USER_RESOURCE, attributes, excluded):
+    if not rows or not _context().settings.has_groups or _braze_style():
+        return {}
+    if not wants("groups", USER_RESOURCE, attributes, excluded):
         return {}
     prefix = f"{base_url()}/Groups/"
     found = GroupStore(get_state(), _context().tenant_id).groups_of([row.id for row in rows])
@@ -84,19 +86,30 @@ def user_bodies(
     rows: list[ScimUser], attributes: list[str] | None = None, excluded: list[str] | None = None
 ) -> list[dict[str, Any]]:
     groups = _groups(rows, attributes, excluded)
-    return [_body(row, attributes, excluded, groups=groups.get(row.id)) for row in rows]
+    # Worked out once per page, not per user.
+    prefix, braze = f"{base_url()}/Users/", _braze_style()
+    bodies = []
+    for row in rows:
+        resource = document(row, prefix + row.id)
+        if row.id in groups:
+            resource["groups"] = groups[row.id]
+        bodies.append(
+            to_braze(resource)
+            if braze
+            else render(resource, USER_RESOURCE, attributes=attributes, excluded=excluded)
+        )
+    return bodies
 
 
 def _body(
     row: ScimUser,
-    attributes: list[str] | None = None,
-    excluded: list[str] | None = None,
-    *,
-    with_host_info: bool = False,
-    groups: list[dict[str, Any]] | None = None,
+    attributes: list[str] | None,
+    excluded: list[str] | None,
+    groups: list[dict[str, Any]] | None,
 ) -> dict[str, Any]:
+    """One user as a response shows it, with what the host knows of it (``lastSignInAt``)."""
     last_sign_in = None
-    if with_host_info and row.host_user_id is not None:
+    if row.host_user_id is not None:
         info = get_state().hook.scim_host_user_info(tenant_id=row.tenant_id, host_user_id=row.host_user_id)
         last_sign_in = info.last_sign_in_at if info is not None else None
     resource = document(row, _location(row.id), last_sign_in)
@@ -112,9 +125,7 @@ def _resource_response(row: ScimUser, status: int = 200, **extra_headers: str) -
     attributes, excluded = _projection_args()
     headers = {"ETag": etag(row.version), **extra_headers}
     groups = _groups([row], attributes, excluded).get(row.id)
-    return scim_response(
-        _body(row, attributes, excluded, with_host_info=True, groups=groups), status, headers
-    )
+    return scim_response(_body(row, attributes, excluded, groups), status, headers)
 
 
 def _projection_args() -> tuple[list[str] | None, list[str] | None]:

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from flask import current_app, g
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from ..auth import TokenRejected
 from ..extension import get_state
 from ..markers import hookimpl
-from ..models import Token, utcnow
+from ..models import TenantSettings, Token, utcnow
 from ..seam import IssuedCredential, TokenIdentity
 from ..tokens import TokenInvalid, issue_token, parse_token, verify_secret
 
@@ -69,6 +69,16 @@ def scim_issue_token(tenant_id: str, issued_by: str | None) -> IssuedCredential:
     return IssuedCredential(token=issued.token, token_id=issued.token_id, hint=issued.hint)
 
 
+# The token's row and, in the same round trip, its tenant's settings: loading them as an entity puts
+# them in the session, where authentication's ``session.get(TenantSettings, ...)`` finds them without a
+# query. Built once: constructing the statement per request costs more than running it.
+_TOKEN_AND_TENANT = (
+    select(Token.id, Token.tenant_id, Token.verifier, Token.status, Token.expires_at, TenantSettings)
+    .outerjoin(TenantSettings, TenantSettings.tenant_id == Token.tenant_id)
+    .where(Token.token_id == bindparam("token_id"))
+)
+
+
 @hookimpl
 def scim_verify_token(token: str) -> TokenIdentity:
     state = get_state()
@@ -76,11 +86,7 @@ def scim_verify_token(token: str) -> TokenIdentity:
         presented = parse_token(token, signing_keys())
     except TokenInvalid as exc:
         raise TokenRejected(f"token {exc.reason}") from None
-    row = state.db.session.execute(
-        select(Token.id, Token.tenant_id, Token.verifier, Token.status, Token.expires_at).where(
-            Token.token_id == presented.token_id
-        )
-    ).one_or_none()
+    row = state.db.session.execute(_TOKEN_AND_TENANT, {"token_id": presented.token_id}).one_or_none()
     if row is None:
         raise TokenRejected("token unknown")
     if not verify_secret(presented.secret, row.verifier):
@@ -91,7 +97,7 @@ def scim_verify_token(token: str) -> TokenIdentity:
     if row.status == "grace" and (row.expires_at is None or row.expires_at <= now):
         raise TokenRejected("token replaced (grace period over)")
     _record_use(presented.token_id, row.id)
-    return TokenIdentity(tenant_id=row.tenant_id, token_id=presented.token_id)
+    return TokenIdentity(tenant_id=row.tenant_id, token_id=presented.token_id, settings=row.TenantSettings)
 
 
 @hookimpl
