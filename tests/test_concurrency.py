@@ -343,3 +343,54 @@ def test_concurrent_group_member_adds_lose_no_member(http):
     status, final, _ = http.call("GET", f"/Groups/{group['id']}")
     assert status == 200
     assert sorted(m["value"] for m in final.get("members", [])) == sorted(members)
+
+
+def test_concurrent_deletes_of_a_companys_last_two_users_keep_one(http, database_url):
+    """The host refuses to delete a company's last user; two deletes racing for the last two must not
+    both pass that check (the example host locks the company row on PostgreSQL)."""
+    first, _ = _create(http, "last.one@example.com")
+    second, _ = _create(http, "last.two@example.com")
+    engine = _engine(database_url)
+    try:
+        with engine.begin() as conn:
+            # Leave the company with exactly these two users: its demo users go.
+            company = conn.execute(text("SELECT company_id FROM users WHERE email = 'last.one@example.com'"))
+            company_id = company.scalar_one()
+            for table in ("workspace_memberships", "team_memberships", "role_assignments"):
+                conn.execute(
+                    text(
+                        f"DELETE FROM {table} WHERE user_id IN (SELECT id FROM users WHERE company_id = :c "
+                        "AND email NOT LIKE 'last.%')"
+                    ),
+                    {"c": company_id},
+                )
+            conn.execute(
+                text("DELETE FROM users WHERE company_id = :c AND email NOT LIKE 'last.%'"), {"c": company_id}
+            )
+        for _ in range(3):
+            results = race(
+                [
+                    lambda pair=(first, second): http.call("DELETE", f"/Users/{pair[0]}"),
+                    lambda pair=(first, second): http.call("DELETE", f"/Users/{pair[1]}", via=1),
+                ]
+            )
+            statuses = sorted(status for status, _, _ in results)
+            assert statuses == [204, 409], results
+            refused = next(doc for status, doc, _ in results if status == 409)
+            assert_error_body(409, refused)
+            assert "at least one" in refused["detail"]
+            with engine.connect() as conn:
+                left = conn.execute(
+                    text("SELECT count(*) FROM users WHERE email LIKE 'last.%@example.com'")
+                ).scalar_one()
+            assert left == 1, (left, results)
+            # Put the deleted one back for the next round.
+            names = {first: "last.one@example.com", second: "last.two@example.com"}
+            kept = first if http.call("GET", f"/Users/{first}")[0] == 200 else second
+            assert http.call("GET", f"/Users/{kept}")[0] == 200
+            gone = second if kept == first else first
+            first, second = kept, _create(http, names[gone])[0]
+            if names[kept] != "last.one@example.com":
+                first, second = second, first
+    finally:
+        engine.dispose()

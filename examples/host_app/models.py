@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, String, UniqueConstraint, func
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -130,6 +130,11 @@ class User(db.Model):
 
     def check_password(self, password: str) -> bool:
         return bool(self.password_hash) and check_password_hash(self.password_hash or "", password)
+
+
+# Emails are unique whatever their case; the index also answers the lookup by lower(email) that
+# provisioning runs on every create (a table scan without it).
+Index("uq_users_email_lower", func.lower(User.email), unique=True)
 
 
 class WorkspaceMembership(db.Model):

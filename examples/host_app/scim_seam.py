@@ -11,7 +11,7 @@ from typing import Any
 
 import pluggy
 from flask import g
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from .extensions import db
 from .models import (
@@ -108,10 +108,20 @@ def scim_create_user(tenant_id: str, user: Any) -> str:
     taken = db.session.execute(select(User.id).where(func.lower(User.email) == email.lower())).first()
     if taken is not None:
         raise _errors().Uniqueness(f'A dashboard user with email "{email}" already exists.')
-    host_user = User(company_id=company_id, email=email, provisioning_method="scim", company_permissions=[])
+    # Empty collections up front: a new user has no memberships to load.
+    host_user = User(
+        company_id=company_id,
+        email=email,
+        provisioning_method="scim",
+        company_permissions=[],
+        memberships=[],
+        team_memberships=[],
+        role_assignments=[],
+    )
     db.session.add(host_user)
     _apply(host_user, user)
     db.session.flush()
+    g.setdefault("host_users", []).append(host_user)
     return str(host_user.id)
 
 
@@ -126,13 +136,20 @@ def scim_update_user(tenant_id: str, host_user_id: str, user: Any) -> bool:
 @hookimpl
 def scim_delete_user(tenant_id: str, host_user_id: str) -> bool:
     host_user = _host_user(tenant_id, host_user_id)
-    remaining = db.session.execute(
-        select(func.count(User.id)).where(User.company_id == host_user.company_id, User.id != host_user.id)
-    ).scalar_one()
-    if remaining == 0:
+    if db.session.get_bind().dialect.name != "sqlite":
+        # Two concurrent deletes of a company's last two users must not both pass the check below: the
+        # company row lock makes the second wait until the first commits.
+        db.session.execute(select(Company.id).where(Company.id == host_user.company_id).with_for_update())
+    # Set-based deletes instead of the ORM cascade, which would load every membership first.
+    for model in (WorkspaceMembership, TeamMembership, RoleAssignment):
+        db.session.execute(delete(model).where(model.user_id == host_user.id))
+    db.session.execute(delete(User).where(User.id == host_user.id))
+    # Checked after the delete, inside the write: on SQLite (whose driver runs plain SELECTs outside the
+    # transaction) the check then runs under the one writer lock, after any concurrent delete committed.
+    others = select(User.id).where(User.company_id == host_user.company_id)
+    if not db.session.execute(select(others.exists())).scalar():  # one indexed probe, not a count
         raise _errors().HostRefused("Failed to delete user: a company must keep at least one dashboard user.")
-    db.session.delete(host_user)
-    db.session.flush()
+    db.session.expunge(host_user)
     return True
 
 
@@ -187,6 +204,9 @@ def _host_user(tenant_id: str, host_user_id: str) -> User:
     host_user = db.session.get(User, int(host_user_id))
     if host_user is None or host_user.company_id != _company_id(tenant_id):
         raise _errors().NotFound("The dashboard user behind this SCIM user no longer exists.")
+    # The session holds loaded objects weakly: keep this one for the request, so that the plugin's
+    # later scim_host_user_info (lastSignInAt for the response) finds it without a second query.
+    g.setdefault("host_users", []).append(host_user)
     return host_user
 
 

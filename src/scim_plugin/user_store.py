@@ -11,10 +11,11 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import errors
 from .extension import ScimState
@@ -78,11 +79,16 @@ def if_match_versions(header: str | None) -> list[int] | None:
 class UserStore:
     """The tenant's SCIM users."""
 
-    def __init__(self, state: ScimState, tenant_id: str, default_workspace: Ref | None) -> None:
+    def __init__(
+        self, state: ScimState, tenant_id: str, default_workspace: Ref | None, *, has_groups: bool = True
+    ) -> None:
         self.state = state
         self.session = state.db.session
         self.tenant_id = tenant_id
         self.default_workspace = default_workspace
+        # False only when the tenant has never had a group (``TenantSettings.has_groups``): a deleted
+        # user then has no memberships to remove.
+        self.has_groups = has_groups
 
     # -- reads ---------------------------------------------------------------------------------------
 
@@ -189,21 +195,21 @@ class UserStore:
         permissions_given = PERMISSIONS_URN in new or "permissions" in {k.lower() for k in body}
         return self._save(row, old, merged, if_match, password, permissions_given)
 
-    def patch(self, user_id: str, operations: Any, if_match: str | None) -> tuple[ScimUser, bool]:
+    def patch(self, user_id: str, operations: Any, if_match: str | None) -> PatchOutcome:
         return _retry_unconditional(if_match, lambda lock: self._patch(user_id, operations, if_match, lock))
 
-    def _patch(
-        self, user_id: str, operations: Any, if_match: str | None, lock: bool
-    ) -> tuple[ScimUser, bool]:
+    def _patch(self, user_id: str, operations: Any, if_match: str | None, lock: bool) -> PatchOutcome:
         row = self.get(user_id, lock=lock)
+        was_active = row.active
         old = self._stored(row)
         result = apply_patch(old, copy.deepcopy(operations), USER_RESOURCE)
         if not result.changed:
             self._check_version(row, if_match)
-            return row, False
+            return PatchOutcome(row, False, was_active)
         permissions_given = result.resource.get(PERMISSIONS_URN) != old.get(PERMISSIONS_URN)
         password = result.resource.pop("password", None)
-        return self._save(row, old, result.resource, if_match, password, permissions_given), True
+        saved = self._save(row, old, result.resource, if_match, password, permissions_given)
+        return PatchOutcome(saved, True, was_active)
 
     def delete(self, user_id: str, if_match: str | None) -> None:
         row = self.get(user_id)
@@ -217,19 +223,23 @@ class UserStore:
             )
             if handled is None:
                 raise errors.NotImplementedFeature("No host implementation deletes users (scim_delete_user).")
-        self.session.execute(delete(ScimUserValue).where(ScimUserValue.user_id == row.id))
-        # The user leaves its groups (explicitly: SQLite enforces ON DELETE CASCADE only with a PRAGMA);
-        # their member lists changed, so their versions move on.
-        self.session.execute(
-            update(ScimGroup)
-            .where(
-                ScimGroup.tenant_id == self.tenant_id,
-                ScimGroup.id.in_(select(ScimGroupMember.group_id).where(ScimGroupMember.member_id == row.id)),
+        if _value_entries(row.resource):
+            self.session.execute(delete(ScimUserValue).where(ScimUserValue.user_id == row.id))
+        if self.has_groups:
+            # The user leaves its groups (explicitly: SQLite enforces ON DELETE CASCADE only with a
+            # PRAGMA); their member lists changed, so their versions move on.
+            self.session.execute(
+                update(ScimGroup)
+                .where(
+                    ScimGroup.tenant_id == self.tenant_id,
+                    ScimGroup.id.in_(
+                        select(ScimGroupMember.group_id).where(ScimGroupMember.member_id == row.id)
+                    ),
+                )
+                .values(version=ScimGroup.version + 1, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
             )
-            .values(version=ScimGroup.version + 1, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        self.session.execute(delete(ScimGroupMember).where(ScimGroupMember.member_id == row.id))
+            self.session.execute(delete(ScimGroupMember).where(ScimGroupMember.member_id == row.id))
         result = self.session.execute(stmt.execution_options(synchronize_session=False))
         if result.rowcount != 1:  # type: ignore[attr-defined]
             if versions is None:
@@ -288,9 +298,12 @@ class UserStore:
             raise errors.Uniqueness(f'A user with userName "{values["user_name"]}" already exists.') from None
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise _Raced("The user was changed by someone else; fetch it and retry.")
-        self.session.expire(row)
+        # The row now holds what was written: no re-read.
+        for column, value in {**values, "resource": new, "version": expected + 1, "updated_at": now}.items():
+            set_committed_value(row, column, value)
         self._flush_unique(values["user_name"], previous=previous_name)
-        self._write_values(row, new=False)
+        if _value_entries(old) != _value_entries(new):
+            self._write_values(row, new=False)
         change = self._change(row, password, with_permissions=permissions_given)
         if row.host_user_id is not None:
             handled = self.state.hook.scim_update_user(
@@ -336,25 +349,21 @@ class UserStore:
         """Mirror the multi-valued attributes into ``scim_user_values`` for filtering."""
         if not new:
             self.session.execute(delete(ScimUserValue).where(ScimUserValue.user_id == row.id))
-        resource = row.resource
         rows = []
-        for attribute in VALUE_TABLE_ATTRIBUTES:
-            for entry in resource.get(attribute) or []:
-                if not isinstance(entry, dict):
-                    continue
-                value = entry.get("value")
-                text = value if isinstance(value, str) else None
-                rows.append(
-                    {
-                        "user_id": row.id,
-                        "tenant_id": self.tenant_id,
-                        "attribute": attribute,
-                        "type": fold(entry["type"])[:64] if isinstance(entry.get("type"), str) else None,
-                        "value": text[:512] if text else None,
-                        "value_norm": fold(text)[:512] if text else None,
-                        "primary": entry["primary"] if isinstance(entry.get("primary"), bool) else None,
-                    }
-                )
+        for attribute, entry in _value_entries(row.resource):
+            value = entry.get("value")
+            text = value if isinstance(value, str) else None
+            rows.append(
+                {
+                    "user_id": row.id,
+                    "tenant_id": self.tenant_id,
+                    "attribute": attribute,
+                    "type": fold(entry["type"])[:64] if isinstance(entry.get("type"), str) else None,
+                    "value": text[:512] if text else None,
+                    "value_norm": fold(text)[:512] if text else None,
+                    "primary": entry["primary"] if isinstance(entry.get("primary"), bool) else None,
+                }
+            )
         if rows:
             self.session.execute(insert(ScimUserValue), rows)
 
@@ -386,6 +395,22 @@ class UserStore:
             resource=resource,
             password=password if self.state.config.password == "host" else None,
         )
+
+
+class PatchOutcome(NamedTuple):
+    row: ScimUser
+    changed: bool
+    was_active: bool | None
+
+
+def _value_entries(resource: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The multi-valued entries mirrored into ``scim_user_values`` (filterable in SQL)."""
+    return [
+        (attribute, entry)
+        for attribute in VALUE_TABLE_ATTRIBUTES
+        for entry in resource.get(attribute) or []
+        if isinstance(entry, dict)
+    ]
 
 
 class _Raced(errors.PreconditionFailed):

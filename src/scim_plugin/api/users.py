@@ -47,7 +47,7 @@ def _store() -> UserStore:
     default = None
     if settings.default_workspace_id or settings.default_workspace_name:
         default = Ref(id=settings.default_workspace_id, name=settings.default_workspace_name)
-    return UserStore(get_state(), context.tenant_id, default)
+    return UserStore(get_state(), context.tenant_id, default, has_groups=settings.has_groups)
 
 
 def _braze_style() -> bool:
@@ -177,9 +177,7 @@ def replace_user(user_id: str) -> Response:
 def patch_user(user_id: str) -> Response:
     refuse_search_path(user_id)
     operations = patch_operations(request)
-    before = _store().get(user_id)
-    was_active = before.active
-    row, changed = _store().patch(user_id, operations, request.headers.get("If-Match"))
+    row, changed, was_active = _store().patch(user_id, operations, request.headers.get("If-Match"))
     if changed:
         name = "user.updated"
         if was_active != row.active:
