@@ -41,3 +41,12 @@ bench: $(BIN)/.installed
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk; } \
 		|| { echo "wrk is needed: apt-get install -y wrk"; exit 1; }
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# Bounded soak on PostgreSQL (gunicorn, 2 workers): mixed IdP traffic, 0 errors and flat worker RSS or exit 1.
+# make soak                          10 minutes
+# make soak SOAK_ARGS="--duration 60"
+SOAK_ARGS ?= --duration 600
+.PHONY: soak
+soak: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python -m benchmarks.soak $(SOAK_ARGS)

@@ -4,7 +4,8 @@ For each database (SQLite file in WAL mode, PostgreSQL): a fresh database, the e
 and demo companies, a SCIM token for ``acme``, N users seeded (see ``benchmarks/seed.py``), then the
 example host with the plugin and the ceiling app (``benchmarks/ceiling.py``) served side by side by
 gunicorn with the same settings, and every phase run by wrk against one, then the other. Lookups (and
-GET by id) are repeated as the tenant grows to each N of ``--sizes``. Results: a table on stdout,
+GET by id) are repeated as the tenant grows to each N of ``--sizes``; the membership PATCH (phase
+``member``) runs last, on a large group of the largest tenant. Results: a table on stdout,
 ``benchmarks/results/<timestamp>.json`` and ``<timestamp>.png``.
 """
 
@@ -24,9 +25,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
@@ -37,8 +43,19 @@ PG_BENCH_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench"
 ORIGIN = "idp.example.com"
 TENANT = "acme"
 
-PHASES = ("lookup", "get", "list", "post", "patch", "put", "delete")
-TARGETS = {"lookup": 0.6, "get": 0.6, "list": 0.4, "post": 0.5, "put": 0.5, "patch": 0.5, "delete": 0.5}
+PHASES = ("lookup", "get", "list", "post", "patch", "put", "delete", "member")
+TARGETS = {
+    "lookup": 0.6,
+    "get": 0.6,
+    "list": 0.4,
+    "post": 0.5,
+    "put": 0.5,
+    "patch": 0.5,
+    "delete": 0.5,
+    "member": 0.5,
+}
+# The ceiling has no groups: a membership change is compared with its write endpoint, PATCH /Users/<id>.
+CEILING_PHASE = {"member": "patch"}
 GROWTH_TARGET = 1.2
 LABELS = {
     "post": "POST /Users",
@@ -48,6 +65,7 @@ LABELS = {
     "patch": "PATCH (Entra)",
     "put": "PUT",
     "delete": "DELETE",
+    "member": "PATCH members (Entra)",
 }
 
 
@@ -58,19 +76,32 @@ def log(message: str) -> None:
 # -- databases -------------------------------------------------------------------------------------------
 
 
-def prepare_database(kind: str, work: Path) -> str:
-    """A fresh, empty database; returns its SQLAlchemy URL."""
+def pg_url(name: str) -> str:
+    return PG_BENCH_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def prepare_database(kind: str, work: Path, name: str = "bench") -> str:
+    """A fresh, empty database (PostgreSQL: database ``name``; SQLite: ``<work>/<name>.db``); its URL."""
+    if name == "test":
+        raise ValueError("the test suite's database is not for benchmarks")
     if kind == "sqlite":
-        path = work / "bench.db"
+        path = work / f"{name}.db"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         return f"sqlite:///{path}"
     import psycopg
 
+    drop_database(name)
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS bench WITH (FORCE)")
-        conn.execute("CREATE DATABASE bench")
-    return PG_BENCH_URL
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return pg_url(name)
 
 
 def set_wal(url: str) -> str:
@@ -95,6 +126,54 @@ def analyze(url: str) -> None:
     with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
         conn.execute("CHECKPOINT")
+
+
+# -- the example host -----------------------------------------------------------------------------------
+
+
+def server_env_for(url: str, work: Path) -> dict[str, str]:
+    """The environment of the example host's servers (and CLI) on database ``url``: no rate limit."""
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "HOST_INSTANCE_PATH": str(work / "instance"),
+        "HOST_LOAD_ENTRYPOINTS": "0",
+        "FLASK_SCIM_RATE_LIMIT": "off",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+def init_host(env: dict[str, str]) -> str:
+    """``demo init`` (tables, demo companies), then a SCIM token for ``TENANT``; returns the token."""
+    flask = [str(VENV_BIN / "flask"), "--app", "examples.host_app"]
+    subprocess.run([*flask, "demo", "init"], cwd=ROOT, env=env, check=True, capture_output=True)
+    return subprocess.run(
+        [*flask, "scim", "token", "issue", "--tenant", TENANT, "--origin", ORIGIN],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+
+
+@contextmanager
+def environment(env: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` updated with ``env`` inside the block (apps built in-process read it)."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def host_app() -> Flask:
+    """The example host in-process (for seeding), configured as its servers are; call inside environment()."""
+    from examples.host_app import create_app
+
+    return create_app({"SCIM_RATE_LIMIT": "off"})
 
 
 # -- servers ---------------------------------------------------------------------------------------------
@@ -235,8 +314,9 @@ def run_rounds(
     for r in range(args.repeat):
         order = list(servers) if r % 2 == 0 else list(reversed(servers))
         for app in order:
+            app_phase = CEILING_PHASE.get(phase, phase) if app == "ceiling" else phase
             result = run_wrk(
-                servers[app].url, phase, sources[app][r], token, seconds, args, f"{tag}{app[0]}{r}"
+                servers[app].url, app_phase, sources[app][r], token, seconds, args, f"{tag}{app[0]}{r}"
             )
             result["loadavg_1m"] = round(os.getloadavg()[0], 2)
             rounds[app].append(result)
@@ -274,43 +354,19 @@ def run_database(kind: str, args: argparse.Namespace, work: Path) -> dict[str, A
 
     work.mkdir(parents=True, exist_ok=True)
     url = prepare_database(kind, work)
-    secret = secrets.token_urlsafe(32)
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "SECRET_KEY": secret,
-        "HOST_INSTANCE_PATH": str(work / "instance"),
-        "HOST_LOAD_ENTRYPOINTS": "0",
-        "FLASK_SCIM_RATE_LIMIT": "off",
-        "PYTHONPATH": str(ROOT),
-    }
-    flask = [str(VENV_BIN / "flask"), "--app", "examples.host_app"]
-    subprocess.run([*flask, "demo", "init"], cwd=ROOT, env=env, check=True, capture_output=True)
-    token = subprocess.run(
-        [*flask, "scim", "token", "issue", "--tenant", TENANT, "--origin", ORIGIN],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
+    env = server_env_for(url, work)
+    token = init_host(env)
     journal = set_wal(url) if kind == "sqlite" else None
 
     # In-process apps for seeding, with the servers' configuration.
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        from examples.host_app import create_app
-
+    with environment(env):
         from .ceiling import create_app as create_ceiling
         from .ceiling import db as ceiling_db
 
-        host = create_app({"SCIM_RATE_LIMIT": "off"})
+        host = host_app()
         ceiling = create_ceiling()
         with ceiling.app_context():
             ceiling_db.create_all()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
     seed.post_via_api(host, token, 0)
     problems = seed.verify_against_api(host, TENANT, 0)
@@ -353,6 +409,46 @@ def run_database(kind: str, args: argparse.Namespace, work: Path) -> dict[str, A
         return profile_workers(servers["plugin"], kind, phases, args, work, data_for, token, run_wrk)
 
     run_tag = secrets.token_hex(3)
+
+    def run_phase(entry: dict[str, Any], sources: dict[str, list[Path]]) -> dict[str, Any]:
+        phase = entry["phase"]
+        entry.update(run_rounds(servers, phase, sources, token, args, f"{run_tag}{phase[:2]}"))
+        for app in servers:
+            log(
+                f"{kind} {phase:7} {app:8} {entry[app]['rps']:8.1f} req/s p50 "
+                f"{entry[app]['p50_ms']:.2f} ms errors {entry[app]['errors']} "
+                f"load avg {entry[app]['loadavg_1m']}"
+            )
+        entry["ratio"] = (
+            round(entry["plugin"]["rps"] / entry["ceiling"]["rps"], 3) if entry["ceiling"]["rps"] else None
+        )
+        return entry
+
+    def member_phase() -> dict[str, Any]:
+        """A group of up to ``--group-size`` seeded users; wrk adds and removes others, Entra-style."""
+        rows = seed.plugin_users(host, TENANT, "user%@bench.example")
+        pool = min(1000, max(len(rows) // 10, args.connections))
+        members = [user_id for user_id, _ in rows[: min(args.group_size, len(rows) - pool)]]
+        started = time.perf_counter()
+        group_id = seed.post_group_via_api(host, token, f"bench-large-{run_tag}")
+        seed.seed_group_members(host, TENANT, group_id, members)
+        analyze(url)
+        seen = seed.group_members_via_api(host, token, group_id)
+        if seen != len(members):
+            raise RuntimeError(f"the API counts {seen} members in the seeded group, not {len(members)}")
+        log(f"{kind}: group of {len(members)} members seeded in {time.perf_counter() - started:.1f}s")
+        # wrk's lines for this phase: group id, then a user that is not a member (added, then removed).
+        source = write_ids(work / "member-plugin.tsv", [(group_id, user_id) for user_id, _ in rows[-pool:]])
+        entry = {
+            "phase": "member",
+            "label": LABELS["member"],
+            "n": len(rows),
+            "group_members": len(members),
+            "member_pool": pool,
+        }
+        sources = {"plugin": [source] * args.repeat, "ceiling": [data["ceiling"]] * args.repeat}
+        return run_phase(entry, sources)
+
     try:
         seeded_rows = {
             "plugin": seed.plugin_users(host, TENANT, "user%@bench.example"),
@@ -363,6 +459,8 @@ def run_database(kind: str, args: argparse.Namespace, work: Path) -> dict[str, A
             run_wrk(server.url, "lookup", data[app], token, args.warmup, args, run_tag)
             run_wrk(server.url, "get", data[app], token, args.warmup, args, run_tag)
         for phase in args.phases:
+            if phase == "member":
+                continue  # last, on the largest tenant (below)
             entry: dict[str, Any] = {"phase": phase, "label": LABELS[phase], "n": sizes[0]}
             sources: dict[str, list[Path]] = {app: [data[app]] * args.repeat for app in servers}
             if phase == "delete":
@@ -377,19 +475,7 @@ def run_database(kind: str, args: argparse.Namespace, work: Path) -> dict[str, A
                         write_ids(work / f"delete-{app}-{r}.tsv", rows[r :: args.repeat])
                         for r in range(args.repeat)
                     ]
-            entry.update(run_rounds(servers, phase, sources, token, args, f"{run_tag}{phase[:2]}"))
-            for app in servers:
-                log(
-                    f"{kind} {phase:7} {app:8} {entry[app]['rps']:8.1f} req/s p50 "
-                    f"{entry[app]['p50_ms']:.2f} ms errors {entry[app]['errors']} "
-                    f"load avg {entry[app]['loadavg_1m']}"
-                )
-            entry["ratio"] = (
-                round(entry["plugin"]["rps"] / entry["ceiling"]["rps"], 3)
-                if entry["ceiling"]["rps"]
-                else None
-            )
-            phases.append(entry)
+            phases.append(run_phase(entry, sources))
         if args.profile:
             profile[f"n={sizes[0]}"] = profile_phases(args.profile_phases)
         for n in sizes:
@@ -424,6 +510,8 @@ def run_database(kind: str, args: argparse.Namespace, work: Path) -> dict[str, A
                     else None
                 )
                 growth.append(entry)
+        if "member" in args.phases:
+            phases.append(member_phase())
         if args.profile and len(sizes) > 1:
             profile[f"n={sizes[-1]}"] = profile_phases(["lookup", "get"])
     finally:
@@ -442,10 +530,7 @@ def run_database(kind: str, args: argparse.Namespace, work: Path) -> dict[str, A
     }
     result["lookup_growth"] = growth_ratios(growth)
     if kind == "postgres" and not args.keep_db:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS bench WITH (FORCE)")
+        drop_database("bench")
     return result
 
 
@@ -517,6 +602,12 @@ def print_report(report: dict[str, Any]) -> None:
                     f"{label:22} {app:8} {r['requests']:9d} {r['errors']:6d} {r['rps']:9.1f} "
                     f"{r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['wrk_cpu_share']:7.2f} {ratio:>6} {target:>6}"
                 )
+        for entry in db["phases"]:
+            if entry["phase"] == "member":
+                print(
+                    f"{entry['label']}: add/remove of one user on a group of {entry['group_members']} "
+                    f"members (tenant of {entry['n']} users); the ceiling runs its PATCH /Users/<id>"
+                )
         print(
             f"\n{'growth':22} {'N':>7} {'rows':>7} {'plugin req/s':>12} {'p50 ms':>8} "
             f"{'p99 ms':>8} {'ceiling req/s':>13} {'p50 ms':>8} {'ratio':>6}"
@@ -542,6 +633,17 @@ def print_report(report: dict[str, Any]) -> None:
         print(f"  MISS {miss}")
 
 
+def provenance() -> tuple[str, bool]:
+    """The commit measured, and whether src/ or examples/ had uncommitted changes."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "src", "examples"], cwd=ROOT, capture_output=True, text=True
+    )
+    return commit, bool(status.stdout.strip())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -559,6 +661,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1000,10000,100000", help="tenant sizes for the lookup growth")
     parser.add_argument("--phases", default=",".join(PHASES))
     parser.add_argument("--grow-phases", default="lookup,get,list,post", help="phases repeated at every size")
+    parser.add_argument(
+        "--group-size",
+        type=int,
+        default=50_000,
+        help="members of the member phase's group (at most the largest size less the added pool)",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-class", default="gthread")
     parser.add_argument("--threads", type=int, default=2, help="gunicorn threads per worker")
@@ -571,7 +679,9 @@ def main(argv: list[str] | None = None) -> int:
         help="py-spy the plugin's workers under each phase's load (lookup/get again at the largest N)",
     )
     parser.add_argument(
-        "--profile-phases", default=",".join(PHASES), help="phases to profile (post before delete)"
+        "--profile-phases",
+        default=",".join(p for p in PHASES if p != "member"),
+        help="phases to profile (post before delete; not member)",
     )
     parser.add_argument(
         "--keep-db",
@@ -586,6 +696,9 @@ def main(argv: list[str] | None = None) -> int:
     args.phases = [p for p in args.phases.split(",") if p]
     args.grow_phases = [p for p in args.grow_phases.split(",") if p]
     args.profile_phases = [p for p in args.profile_phases.split(",") if p]
+    unknown = set(args.phases + args.grow_phases + args.profile_phases) - set(PHASES)
+    if unknown or "member" in args.grow_phases + args.profile_phases:
+        parser.error(f"unknown phases {sorted(unknown)}, or member among --grow-phases/--profile-phases")
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed (apt-get install -y wrk)")
 
@@ -596,14 +709,7 @@ def main(argv: list[str] | None = None) -> int:
     for kind in [d for d in args.db.split(",") if d]:
         log(f"{kind}: starting")
         results.append(run_database(kind, args, work / kind))
-    commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    dirty = bool(
-        subprocess.run(
-            ["git", "status", "--porcelain", "src", "examples"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-    )
+    commit, dirty = provenance()
     report = {
         "timestamp": stamp,
         "commit": commit,

@@ -28,7 +28,10 @@ def draw(report: dict[str, Any], path: Path) -> Path:
                 ax.annotate(
                     f"{p['ratio']:.2f}", (i - width / 2, plugin[i]), ha="center", va="bottom", fontsize=8
                 )
-        ax.set_xticks(list(x), [p["phase"] for p in phases])
+        ticks = [
+            f"member\n({p['group_members']:,})" if p["phase"] == "member" else p["phase"] for p in phases
+        ]
+        ax.set_xticks(list(x), ticks)
         ax.set_ylabel("req/s")
         ax.set_title(
             f"{db['database']}: req/s per phase (N={phases[0]['n'] if phases else '?'}; label = ratio)"

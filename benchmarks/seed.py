@@ -15,6 +15,9 @@ in-process with the plugin's own code for everything but the transaction:
 User 0 of a tenant is created through the real API (``app.test_client()`` POST with the bench token),
 and :func:`verify_against_api` checks that the bulk path builds exactly the rows the API stored for it
 (ids, timestamps and host ids aside). The ceiling's users get the same ``userName`` values.
+
+The member phase's large group is created through the API too, and its members (seeded users) are
+bulk-inserted into ``scim_group_members``; the API then has to count exactly that many.
 """
 
 from __future__ import annotations
@@ -28,13 +31,14 @@ from examples.host_app.models import Company, User, WorkspaceMembership
 from flask import Flask
 from sqlalchemy import func, insert, select
 
-from scim_plugin.models import ScimUser, ScimUserValue, TenantSettings
+from scim_plugin.models import ScimGroupMember, ScimUser, ScimUserValue, TenantSettings
 from scim_plugin.resources import normalize_input
 from scim_plugin.schemas import ENTERPRISE_USER_URN, USER_RESOURCE
 from scim_plugin.sql_filters import VALUE_TABLE_ATTRIBUTES, fold
 from scim_plugin.user_store import UserStore
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 BATCH = 5000
 
 
@@ -289,3 +293,47 @@ def ceiling_count(app: Flask) -> int:
 
     with app.app_context():
         return db.session.execute(select(func.count()).select_from(CeilingUser)).scalar_one()
+
+
+# -- a large group (the member phase) --------------------------------------------------------------------
+
+
+def post_group_via_api(app: Flask, token: str, display_name: str) -> str:
+    """Create an empty group through the real API (as an IdP would, before adding members); its id."""
+    response = app.test_client().post(
+        "/scim/v2/Groups",
+        json={"schemas": [CORE_GROUP], "displayName": display_name},
+        headers={"Authorization": f"Bearer {token}", "X-Request-Origin": "idp.example.com"},
+    )
+    if response.status_code != 201:
+        raise RuntimeError(f"creating group {display_name!r}: {response.status_code} {response.data!r}")
+    return response.get_json()["id"]
+
+
+def seed_group_members(app: Flask, slug: str, group_id: str, user_ids: list[str]) -> None:
+    """Bulk-insert ``user_ids`` as members of the group: the ``scim_group_members`` rows a membership
+    ``add`` writes (an unmapped group: no host grants, so nothing else is written; as in
+    ``tests/test_groups_scale.py``)."""
+    tenant_id, _ = tenant_of(app, slug)
+    with app.app_context():
+        for low in range(0, len(user_ids), BATCH):
+            host_db.session.execute(
+                insert(ScimGroupMember),
+                [
+                    {"group_id": group_id, "member_id": m, "tenant_id": tenant_id}
+                    for m in user_ids[low : low + BATCH]
+                ],
+            )
+        host_db.session.commit()
+
+
+def group_members_via_api(app: Flask, token: str, group_id: str) -> int:
+    """How many members the API sees in the group (``GET /Users?filter=groups.value eq ...&count=0``)."""
+    response = app.test_client().get(
+        "/scim/v2/Users",
+        query_string={"filter": f'groups.value eq "{group_id}"', "count": 0},
+        headers={"Authorization": f"Bearer {token}", "X-Request-Origin": "idp.example.com"},
+    )
+    if response.status_code != 200:
+        raise RuntimeError(f"reading group {group_id} failed: {response.status_code} {response.data!r}")
+    return response.get_json()["totalResults"]

@@ -1,9 +1,12 @@
 -- wrk script for every benchmark phase; the same script drives the plugin and the ceiling app.
--- Environment: BENCH_PHASE (lookup|get|list|post|patch|put|delete), BENCH_DATA (a file of
--- "id<TAB>userName" lines), BENCH_TOKEN, BENCH_TAG (makes POSTed userNames unique per run),
+-- Environment: BENCH_PHASE (lookup|get|list|post|patch|put|delete|member), BENCH_DATA (a file of
+-- "id<TAB>userName" lines; for member, "group id<TAB>user id"), BENCH_TOKEN, BENCH_TAG (makes POSTed
+-- userNames unique per run),
 -- BENCH_THREADS (wrk's -t). Every request differs: random users for reads, a fresh userName per POST,
 -- each wrk thread PATCHes/PUTs/DELETEs its own interleaved share of the ids (DELETE stops the thread
--- once its share is used up, so no id is deleted twice). done() prints one BENCH_RESULT JSON line.
+-- once its share is used up, so no id is deleted twice). member: each thread adds one user of its share to
+-- the group, then removes it (Entra's "Add"/"Remove" with path members and a value list), then the next.
+-- done() prints one BENCH_RESULT JSON line.
 
 local phase = os.getenv("BENCH_PHASE") or "lookup"
 local data_path = os.getenv("BENCH_DATA") or ""
@@ -69,10 +72,17 @@ function request()
       .. ',"active":true}'
     return wrk.format("POST", prefix .. "/Users", headers, body)
   end
-  -- patch, put, delete: this thread's ids are positions tid, tid + nthreads, tid + 2 * nthreads, ...
+  -- patch, put, delete, member: this thread's ids are positions tid, tid + nthreads, tid + 2 * nthreads, ...
   if own == 0 or (phase == "delete" and i > own) then
     wrk.thread:stop()
     return wrk.format("GET", prefix .. "/Users?startIndex=1&count=1", headers)
+  end
+  if phase == "member" then
+    -- odd requests add user k to group ids[k], the next one removes it again
+    local k = tid + (math.floor((i - 1) / 2) % own) * nthreads
+    local op = (i % 2 == 1) and "Add" or "Remove"
+    local body = PATCH_OP .. '{"op":"' .. op .. '","path":"members","value":[{"value":"' .. names[k] .. '"}]}]}'
+    return wrk.format("PATCH", prefix .. "/Groups/" .. ids[k], headers, body)
   end
   local j = (i - 1) % own
   local round = math.floor((i - 1) / own)
