@@ -29,9 +29,9 @@ from typing import Any
 from examples.host_app.extensions import db as host_db
 from examples.host_app.models import Company, User, WorkspaceMembership
 from flask import Flask
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
-from scim_plugin.models import ScimGroupMember, ScimUser, ScimUserValue, TenantSettings
+from scim_plugin.models import ScimGroup, ScimGroupMember, ScimUser, ScimUserValue, TenantSettings
 from scim_plugin.resources import normalize_input
 from scim_plugin.schemas import ENTERPRISE_USER_URN, USER_RESOURCE
 from scim_plugin.sql_filters import VALUE_TABLE_ATTRIBUTES, fold
@@ -324,6 +324,12 @@ def seed_group_members(app: Flask, slug: str, group_id: str, user_ids: list[str]
                     for m in user_ids[low : low + BATCH]
                 ],
             )
+        # The count the membership statements keep (scim_groups.member_count).
+        host_db.session.execute(
+            update(ScimGroup)
+            .where(ScimGroup.id == group_id)
+            .values(member_count=ScimGroup.member_count + len(user_ids))
+        )
         host_db.session.commit()
 
 

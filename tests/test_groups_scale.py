@@ -11,9 +11,9 @@ from typing import Any
 
 from examples.host_app.extensions import db
 from flask import Flask
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, update
 
-from scim_plugin.models import ScimGroupMember, ScimUser, utcnow
+from scim_plugin.models import ScimGroup, ScimGroupMember, ScimUser, utcnow
 from tests.conftest import ScimClient
 from tests.test_groups import new_group, patch
 from tests.test_users_api import new_user
@@ -66,6 +66,10 @@ def bulk_members(app: Flask, group_id: str, tenant_id: str, n: int) -> None:
                     for m in ids[start : start + 5000]
                 ],
             )
+        # The count the membership statements keep (scim_groups.member_count).
+        db.session.execute(
+            update(ScimGroup).where(ScimGroup.id == group_id).values(member_count=ScimGroup.member_count + n)
+        )
         db.session.commit()
 
 
@@ -100,8 +104,9 @@ def test_membership_patch_costs_the_same_for_50k_members_as_for_10(app: Flask, s
             assert r.status_code == 200, r.get_json()
             assert "members" not in r.get_json()
             counts.setdefault(group["displayName"], []).append(len(seen))
-            # The statements only name the members in the request, never the list.
+            # The statements only name the members in the request, never the list, and nothing counts it.
             assert all(len(s) < 2000 for s in seen), max(seen, key=len)[:300]
+            assert not [s for s in seen if "count(" in s.lower()], seen
     assert counts["Small"] == counts["Big"], counts
     assert all(n <= 12 for n in counts["Big"]), counts
 
@@ -116,7 +121,41 @@ def test_membership_patch_costs_the_same_for_50k_members_as_for_10(app: Flask, s
     with statements(app) as seen:
         r = scim.get(f"/Groups/{big['id']}")
     assert r.status_code == 400 and r.get_json()["scimType"] == "tooMany"
-    assert len([s for s in seen if "scim_group_members" in s]) == 1  # the count
+    # Refused from the count kept on the group row: the member table is not read at all.
+    assert not [s for s in seen if "scim_group_members" in s], seen
     # Members page through /Users.
     page = scim.get(f'/Users?filter=groups.value eq "{big["id"]}"&count=50&startIndex=49951').get_json()
     assert page["totalResults"] == BIG - 1 and page["itemsPerPage"] == 49
+
+
+def test_the_kept_member_count_matches_the_member_rows(app: Flask, scim: ScimClient) -> None:
+    """Every path that changes memberships moves ``scim_groups.member_count`` by what it really did."""
+    users = [new_user(scim, f"m{i}@acme.example")["id"] for i in range(6)]
+    group = new_group(scim, "Counted", members=users[:3] + users[:1])  # a duplicate counts once
+    other = new_group(scim, "Other", members=users[:2])
+    steps = [
+        {"op": "add", "path": "members", "value": [{"value": users[3]}, {"value": users[0]}]},
+        {"op": "remove", "path": f'members[value eq "{users[1]}"]'},
+        {"op": "remove", "path": "members", "value": [{"value": users[5]}]},  # not a member: no change
+        {"op": "replace", "path": "members", "value": [{"value": users[2]}, {"value": users[4]}]},
+        {"op": "add", "path": "displayName", "value": "Counted again"},
+    ]
+
+    def check() -> None:
+        with app.app_context():
+            for group_id in (group["id"], other["id"]):
+                kept = db.session.get(ScimGroup, group_id).member_count
+                real = db.session.query(ScimGroupMember).filter_by(group_id=group_id).count()
+                assert kept == real, (group_id, kept, real)
+
+    check()
+    for op in steps:
+        assert patch(scim, group["id"], op).status_code == 200
+        check()
+    body = {"displayName": "Counted again", "members": [{"value": u} for u in users[:5]]}
+    assert scim.put(f"/Groups/{group['id']}", json=body).status_code == 200
+    check()
+    assert scim.delete(f"/Users/{users[0]}").status_code == 204  # leaves both groups
+    check()
+    with app.app_context():
+        assert db.session.get(ScimGroup, other["id"]).member_count == 1

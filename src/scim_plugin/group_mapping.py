@@ -16,12 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from . import errors
 from .extension import ScimState
 from .group_store import GroupStore
-from .models import ScimGroup, ScimGroupMapping, ScimGroupMember, utcnow
+from .models import ScimGroup, ScimGroupMapping, utcnow
 from .seam import Ref
 
 
@@ -77,13 +77,6 @@ def _clean(values: Iterable[str] | None) -> tuple[str, ...]:
 def list_groups(state: ScimState, tenant_id: str) -> list[GroupInfo]:
     """Every group of the tenant with its member count and mapping, by display name."""
     session = state.db.session
-    counts = dict(
-        session.execute(
-            select(ScimGroupMember.group_id, func.count())
-            .where(ScimGroupMember.tenant_id == tenant_id)
-            .group_by(ScimGroupMember.group_id)
-        ).all()
-    )
     rows = session.execute(
         select(ScimGroup, ScimGroupMapping.grants)
         .outerjoin(ScimGroupMapping, ScimGroupMapping.group_id == ScimGroup.id)
@@ -91,7 +84,7 @@ def list_groups(state: ScimState, tenant_id: str) -> list[GroupInfo]:
         .order_by(ScimGroup.display_name_norm)
     ).all()
     return [
-        GroupInfo(group.id, group.display_name, counts.get(group.id, 0), _grants_from(grants))
+        GroupInfo(group.id, group.display_name, group.member_count, _grants_from(grants))
         for group, grants in rows
     ]
 
@@ -172,7 +165,7 @@ def map_group(
         mapping.grants, mapping.updated_at = grants, utcnow()
     session.flush()
     _reapply(state, tenant_id, row.id)
-    members = GroupStore(state, tenant_id).member_counts([row.id]).get(row.id, 0)
+    members = row.member_count
     return GroupInfo(row.id, row.display_name, members, _grants_from(grants))
 
 

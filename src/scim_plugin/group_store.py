@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import errors
 from .extension import ScimState
@@ -245,16 +246,6 @@ class GroupStore:
             raise errors.InvalidValue(f"Cannot sort by {sort_by!r}.")
         return SORTABLE[key]
 
-    def member_counts(self, group_ids: Sequence[str]) -> dict[str, int]:
-        if not group_ids:
-            return {}
-        rows = self.session.execute(
-            select(ScimGroupMember.group_id, func.count())
-            .where(ScimGroupMember.tenant_id == self.tenant_id, ScimGroupMember.group_id.in_(group_ids))
-            .group_by(ScimGroupMember.group_id)
-        ).all()
-        return {group_id: count for group_id, count in rows}
-
     def members(self, group_ids: Sequence[str]) -> dict[str, list[str]]:
         """The member ids of ``group_ids``, in one query on the primary key; callers bound the size.
 
@@ -316,6 +307,8 @@ class GroupStore:
         row = ScimGroup(id=new_id(), tenant_id=self.tenant_id, version=1, created_at=now, updated_at=now)
         self._fill(row, resource)
         self._check_known(ids)
+        # Every id is a known user and the group is new: each one becomes a member.
+        row.member_count = len(dict.fromkeys(ids))
         self.session.add(row)
         self._flush_unique(row.display_name)
         self._add(row.id, ids)
@@ -336,8 +329,9 @@ class GroupStore:
         mapped = self.is_mapped(row.id)
         before = self.member_id_list(row.id) if mapped else []
         self._check_known(ids)
-        changed = self._replace(row.id, ids)
-        wrote = self._save(row, old, merged, changed, if_match)
+        change = self._replace(row.id, ids)
+        changed = change != (0, 0)
+        wrote = self._save(row, old, merged, change, if_match)
         if mapped and changed:
             self.apply_grants([*before, *ids])
         return row, wrote
@@ -352,19 +346,21 @@ class GroupStore:
             self._check_known([i for op in member_ops if op.op != "remove" for i in op.ids or ()])
         mapped = bool(member_ops) and self.is_mapped(row.id)
         affected: list[str] = []
-        changed = False
+        added = removed = 0
         for op in member_ops:
             if mapped:
                 affected += op.ids or ()
                 if op.op == "replace" or op.ids is None:
                     affected += self.member_id_list(row.id)
             if op.op == "add":
-                changed |= self._add(row.id, op.ids or ())
+                added += self._add(row.id, op.ids or ())
             elif op.op == "remove":
-                changed |= self._remove(row.id, op.ids)
+                removed += self._remove(row.id, op.ids)
             else:
-                changed |= self._replace(row.id, op.ids or ())
-        wrote = self._save(row, old, new, changed, if_match)
+                plus, minus = self._replace(row.id, op.ids or ())
+                added, removed = added + plus, removed + minus
+        changed = bool(added or removed)
+        wrote = self._save(row, old, new, (added, removed), if_match)
         if mapped and changed:
             self.apply_grants(affected)
         return row, wrote
@@ -406,7 +402,7 @@ class GroupStore:
             shown = ", ".join(f'"{i}"' for i in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
             raise errors.InvalidValue(f"Unknown member id(s) {shown}: no such user in this tenant.")
 
-    def _add(self, group_id: str, ids: Sequence[str]) -> bool:
+    def _add(self, group_id: str, ids: Sequence[str]) -> int:
         """``INSERT ... SELECT`` the ids that are users of the tenant and not members yet."""
         added = 0
         for part in chunks(list(ids)):
@@ -425,23 +421,23 @@ class GroupStore:
                 .returning(ScimGroupMember.member_id)
             )
             added += len(result.all())
-        return added > 0
+        return added
 
-    def _remove(self, group_id: str, ids: Sequence[str] | None) -> bool:
+    def _remove(self, group_id: str, ids: Sequence[str] | None) -> int:
         scope = and_(ScimGroupMember.tenant_id == self.tenant_id, ScimGroupMember.group_id == group_id)
         if ids is None:
             result = self.session.execute(delete(ScimGroupMember).where(scope))
-            return (result.rowcount or 0) > 0  # type: ignore[attr-defined]
+            return result.rowcount or 0  # type: ignore[attr-defined]
         removed = 0
         for part in chunks(list(ids)):
             result = self.session.execute(
                 delete(ScimGroupMember).where(scope, ScimGroupMember.member_id.in_(part))
             )
             removed += result.rowcount or 0  # type: ignore[attr-defined]
-        return removed > 0
+        return removed
 
-    def _replace(self, group_id: str, ids: Sequence[str]) -> bool:
-        """Make the members exactly ``ids`` (already validated)."""
+    def _replace(self, group_id: str, ids: Sequence[str]) -> tuple[int, int]:
+        """Make the members exactly ``ids`` (already validated); (members added, members removed)."""
         scope = and_(ScimGroupMember.tenant_id == self.tenant_id, ScimGroupMember.group_id == group_id)
         if len(ids) <= CHUNK:
             stmt = delete(ScimGroupMember).where(scope)
@@ -452,8 +448,8 @@ class GroupStore:
             # Too many ids for one NOT IN: compare with the current members (bounded by the request).
             keep = set(ids)
             gone = [i for i in self.member_id_list(group_id) if i not in keep]
-            removed = int(self._remove(group_id, gone)) if gone else 0
-        return self._add(group_id, ids) or removed > 0
+            removed = self._remove(group_id, gone) if gone else 0
+        return self._add(group_id, ids), removed
 
     # -- grants --------------------------------------------------------------------------------------
 
@@ -542,48 +538,51 @@ class GroupStore:
         row: ScimGroup,
         old: dict[str, Any],
         new: dict[str, Any],
-        members_changed: bool,
+        member_change: tuple[int, int],
         if_match: str | None = None,
     ) -> bool:
         """Write the document (and bump the version) when it or the members changed; True if written.
 
-        A change to the members alone, without ``If-Match``, bumps the version atomically
-        (``version = version + 1``): the member SQL is already safe against concurrent changes, so two
-        IdP requests adding different members must not fail each other with 412.
+        ``member_change`` is (members added, members removed) by the membership SQL already run; the
+        count moves by their difference in the same UPDATE. A change to the members alone, without
+        ``If-Match``, bumps the version atomically (``version = version + 1``): the member SQL is already
+        safe against concurrent changes, so two IdP requests adding different members must not fail each
+        other with 412. The row takes what was written (RETURNING), so the response needs no re-read.
         """
         new = {k: v for k, v in new.items() if k not in READ_ONLY_KEYS}
         same = new == {k: v for k, v in old.items() if k not in READ_ONLY_KEYS}
-        if same and not members_changed:
+        added, removed = member_change
+        if same and not (added or removed):
             return False
+        now = utcnow()
+        moved = {"version": ScimGroup.version + 1, "member_count": ScimGroup.member_count + (added - removed)}
+        condition = [ScimGroup.tenant_id == self.tenant_id, ScimGroup.id == row.id]
         if same and if_match is None:
-            self.session.execute(
-                update(ScimGroup)
-                .where(ScimGroup.tenant_id == self.tenant_id, ScimGroup.id == row.id)
-                .values(version=ScimGroup.version + 1, updated_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
-            self.session.expire(row)
-            return True
-        values = self._columns(new)
-        expected = row.version
+            values: dict[str, Any] = {}
+        else:
+            values = {**self._columns(new), "resource": new}
+            condition.append(ScimGroup.version == row.version)
         try:
-            result = self.session.execute(
+            written = self.session.execute(
                 update(ScimGroup)
-                .where(
-                    ScimGroup.tenant_id == self.tenant_id,
-                    ScimGroup.id == row.id,
-                    ScimGroup.version == expected,
-                )
-                .values(**values, resource=new, version=expected + 1, updated_at=utcnow())
+                .where(*condition)
+                .values(**values, **moved, updated_at=now)
+                .returning(ScimGroup.version, ScimGroup.member_count)
                 .execution_options(synchronize_session=False)
-            )
+            ).one_or_none()
         except IntegrityError:
             raise errors.Uniqueness(
                 f'A group with displayName "{values["display_name"]}" already exists.'
             ) from None
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if written is None:
             raise errors.PreconditionFailed("The group was changed by someone else; fetch it and retry.")
-        self.session.expire(row)
+        for column, value in {
+            **values,
+            "version": written.version,
+            "member_count": written.member_count,
+        }.items():
+            set_committed_value(row, column, value)
+        set_committed_value(row, "updated_at", now)
         return True
 
 

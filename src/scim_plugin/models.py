@@ -194,6 +194,9 @@ class ScimGroup(ScimBase):
     external_id: Mapped[str | None] = mapped_column(String(255))
     resource: Mapped[dict[str, Any]] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Kept by the membership statements themselves (``member_count = member_count + added``), so a
+    # response can tell a group's size without counting a 50,000-row member list.
+    member_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 

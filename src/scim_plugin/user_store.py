@@ -236,7 +236,11 @@ class UserStore:
                         select(ScimGroupMember.group_id).where(ScimGroupMember.member_id == row.id)
                     ),
                 )
-                .values(version=ScimGroup.version + 1, updated_at=utcnow())
+                .values(
+                    version=ScimGroup.version + 1,
+                    member_count=ScimGroup.member_count - 1,
+                    updated_at=utcnow(),
+                )
                 .execution_options(synchronize_session=False)
             )
             self.session.execute(delete(ScimGroupMember).where(ScimGroupMember.member_id == row.id))

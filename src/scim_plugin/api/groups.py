@@ -87,7 +87,7 @@ def group_bodies(
     if rows and wants("members", GROUP_RESOURCE, attributes, excluded):
         store = _store()
         cap = get_state().config.max_group_members_returned
-        counts = store.member_counts([row.id for row in rows])
+        counts = {row.id: row.member_count for row in rows}
         over = [row for row in rows if counts.get(row.id, 0) > cap]
         if over and strict:
             raise errors.TooMany(
