@@ -192,11 +192,24 @@ class CursorCodec:
 
 @dataclass(frozen=True)
 class Segment:
-    """One resource type of a list: its model, its WHERE clause and its order."""
+    """One resource type of a list: its model, its WHERE clause and its order.
+
+    ``columns``: select these plain columns (rows with attribute access) instead of ORM objects, which
+    cost a third of a page of 100 to build.
+    """
 
     model: Any
     condition: Any
     keys: Sequence[SortKey]
+    columns: tuple[Any, ...] = ()
+
+    def select(self, *extra: Any) -> Any:
+        return select(*(self.columns or (self.model,)), *extra)
+
+    def split(self, row: Any) -> tuple[Any, tuple[Any, ...]]:
+        """(the listed item, the key values selected after it)."""
+        width = len(self.columns) if self.columns else 1
+        return (row if self.columns else row[0]), tuple(row[width:])
 
 
 @dataclass(frozen=True)
@@ -215,13 +228,9 @@ def _seek(
     condition = segment.condition
     if start is not None:
         condition = and_(condition, after(keys, start.values, inclusive=start.inclusive))
-    statement = (
-        select(segment.model, *(key.expr for key in segment.keys))
-        .where(condition)
-        .order_by(*order_by(keys))
-        .limit(limit)
-    )
-    return [(row[0], tuple(row[1:])) for row in session.execute(statement).all()]
+    statement = segment.select(*(key.expr for key in segment.keys)).where(condition)
+    statement = statement.order_by(*order_by(keys)).limit(limit)
+    return [segment.split(row) for row in session.execute(statement).all()]
 
 
 def _count(session: Session, segments: Sequence[Segment]) -> int:
@@ -294,12 +303,12 @@ def index_list(
         start = max(offset - skipped, 0)
         if wanted > 0 and start < count:
             rows = session.execute(
-                select(segment.model)
+                segment.select()
                 .where(segment.condition)
                 .order_by(*order_by(segment.keys))
                 .offset(start)
                 .limit(wanted)
-            ).scalars()
-            items += [(index, row) for row in rows]
+            ).all()
+            items += [(index, segment.split(row)[0]) for row in rows]
         skipped += count
     return total, items

@@ -21,7 +21,7 @@ from . import errors
 from .extension import ScimState
 from .filters import Node
 from .models import ScimGroup, ScimGroupMember, ScimUser, ScimUserValue, new_id, utcnow
-from .paging import Segment, list_keys, order_by
+from .paging import Segment, SortKey, list_keys, order_by
 from .patch import apply_patch
 from .resources import check_immutable, format_datetime, merge_for_put, normalize_input
 from .schemas import ENTERPRISE_USER_URN, PERMISSIONS_URN, USER_RESOURCE
@@ -40,6 +40,15 @@ SORTABLE = {
     "meta.lastmodified": ScimUser.updated_at,
 }
 READ_ONLY_KEYS = ("id", "meta", "groups")
+# What a list renders (``document`` and the groups of a page), read as plain rows.
+LISTED = (
+    ScimUser.id,
+    ScimUser.tenant_id,
+    ScimUser.resource,
+    ScimUser.version,
+    ScimUser.created_at,
+    ScimUser.updated_at,
+)
 
 
 @dataclass(frozen=True)
@@ -110,11 +119,14 @@ class UserStore:
             condition = condition & FilterCompiler(USER_RESOURCE).compile(query.filter)
         # Resolve sortBy first: an unknown attribute is an error even when nothing matches.
         column = self._sort_column(query.sort_by) if query.sort_by else None
-        return Segment(
-            ScimUser, condition, list_keys(column, query.descending, ScimUser.created_at, ScimUser.id)
-        )
+        return Segment(ScimUser, condition, self.keys(column, query.descending), LISTED)
 
-    def search(self, query: ListQuery) -> tuple[int, list[ScimUser]]:
+    @staticmethod
+    def keys(column: Any, descending: bool) -> list[SortKey]:
+        return list_keys(column, descending, ScimUser.created_at, ScimUser.id)
+
+    def search(self, query: ListQuery) -> tuple[int, list[Any]]:
+        """``totalResults`` and the page's rows (the ``LISTED`` columns, read-only)."""
         segment = self.segment(query)
 
         def count() -> int:
@@ -125,14 +137,12 @@ class UserStore:
             return count(), []
         rows = list(
             self.session.execute(
-                select(ScimUser)
+                segment.select()
                 .where(segment.condition)
                 .order_by(*order_by(segment.keys))
                 .offset(query.start_index - 1)
                 .limit(query.count)
-            )
-            .scalars()
-            .all()
+            ).all()
         )
         # A first page that is not full already tells the total (every lookup by userName or externalId):
         # the COUNT query, a round trip on every IdP lookup, is only needed otherwise.

@@ -18,11 +18,11 @@ from ..attributes import ResourceType
 from ..extension import get_state
 from ..group_store import GroupStore, group_document
 from ..models import ScimGroup, ScimUser
-from ..paging import Segment, index_list, list_keys
+from ..paging import Segment, index_list
 from ..resources import render
 from ..schemas import GROUP_RESOURCE, USER_RESOURCE, resolve_path
 from ..sql_filters import FilterCompiler
-from ..user_store import etag, parse_etag
+from ..user_store import LISTED, UserStore, etag, parse_etag
 from . import users
 from .discovery import base_url
 from .query import (
@@ -228,9 +228,7 @@ def search_root() -> Response:
     group_sort, user_sort = _sort_columns(query.sort_by)
     segments = [
         Segment(ScimGroup, group_condition, GroupStore.keys(group_sort, query.descending)),
-        Segment(
-            ScimUser, user_condition, list_keys(user_sort, query.descending, ScimUser.created_at, ScimUser.id)
-        ),
+        Segment(ScimUser, user_condition, UserStore.keys(user_sort, query.descending), LISTED),
     ]
     page = None
     if query.cursor is None:

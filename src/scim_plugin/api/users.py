@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, Response, g, request
@@ -63,7 +64,7 @@ def _location(user_id: str) -> str:
     return f"{base_url()}/Users/{user_id}"
 
 
-def _groups(rows: list[ScimUser], attributes: list[str] | None, excluded: list[str] | None) -> dict[str, Any]:
+def _groups(rows: Sequence[Any], attributes: list[str] | None, excluded: list[str] | None) -> dict[str, Any]:
     """The ``groups`` attribute of each user of a page, in one query (none when it is not shown)."""
     from .groups import wants
 
@@ -83,8 +84,9 @@ def _groups(rows: list[ScimUser], attributes: list[str] | None, excluded: list[s
 
 
 def user_bodies(
-    rows: list[ScimUser], attributes: list[str] | None = None, excluded: list[str] | None = None
+    rows: Sequence[Any], attributes: list[str] | None = None, excluded: list[str] | None = None
 ) -> list[dict[str, Any]]:
+    """Response bodies of a page: ``ScimUser`` objects or ``user_store.LISTED`` rows."""
     groups = _groups(rows, attributes, excluded)
     # Worked out once per page, not per user.
     prefix, braze = f"{base_url()}/Users/", _braze_style()
