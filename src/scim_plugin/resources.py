@@ -702,7 +702,9 @@ def _plan_attribute(
             return False
         return (chosen is None or lowered in chosen) and lowered not in dropped
 
-    return frozenset(sub.name for sub in attr.sub_attributes if keep(sub))
+    kept = frozenset(sub.name for sub in attr.sub_attributes if keep(sub))
+    # Every sub-attribute shown: the stored value (normalised on the way in) goes out as it is.
+    return _ALL if len(kept) == len(attr.sub_attributes) else kept
 
 
 # (schema, extension URN or None for the top level, ((attribute name, plan), ...)) per schema.
@@ -743,10 +745,10 @@ def _render_plan(
     return tuple(plan)
 
 
-def _trim(item: Any, kept: frozenset[str]) -> Any:
+def _trim(item: Any, kept: frozenset[str], copy: bool) -> Any:
     if not isinstance(item, dict):
         return _MISSING
-    trimmed = {name: clone_json(val) for name, val in item.items() if name in kept}
+    trimmed = {name: clone_json(val) if copy else val for name, val in item.items() if name in kept}
     return trimmed or _MISSING
 
 
@@ -756,6 +758,7 @@ def render(
     *,
     attributes: Sequence[str] | None = None,
     excluded: Sequence[str] | None = None,
+    copy: bool = True,
 ) -> dict[str, Any]:
     """Project a canonical resource for a response (RFC 7644 §3.4.2.5, RFC 7643 §7 ``returned``).
 
@@ -765,7 +768,8 @@ def render(
     sub-attributes, never ``always`` ones. Names may be dotted (``name.givenName``), URN-qualified, or a
     bare schema URN (the whole schema); unknown names are ignored. Only attributes the resource type's
     schemas describe are emitted, and ``schemas`` lists just the extensions present in the output. The
-    output shares nothing with ``resource``.
+    output shares nothing with ``resource``; with ``copy=False`` it shares its values, for a caller that
+    only serialises it (copying cost more than the rest of a list page).
     """
     containers: dict[str, dict[str, Any]] = {}
     for schema, container, entries in _render_plan(resource_type, attributes, excluded):
@@ -778,13 +782,13 @@ def render(
                 continue
             value = data[name]
             if kept is None:
-                out[name] = clone_json(value) if isinstance(value, dict | list) else value
+                out[name] = clone_json(value) if copy and isinstance(value, dict | list) else value
             elif isinstance(value, list):
-                items = [trimmed for trimmed in (_trim(v, kept) for v in value) if trimmed is not _MISSING]
+                items = [t for t in (_trim(v, kept, copy) for v in value) if t is not _MISSING]
                 if items:
                     out[name] = items
             else:
-                trimmed = _trim(value, kept)
+                trimmed = _trim(value, kept, copy)
                 if trimmed is not _MISSING:
                     out[name] = trimmed
         containers[schema.id] = out

@@ -98,7 +98,8 @@ def user_bodies(
         bodies.append(
             to_braze(resource)
             if braze
-            else render(resource, USER_RESOURCE, attributes=attributes, excluded=excluded)
+            # A page is serialised at once and never changed: no defensive copies.
+            else render(resource, USER_RESOURCE, attributes=attributes, excluded=excluded, copy=False)
         )
     return bodies
 
