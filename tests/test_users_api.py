@@ -713,7 +713,8 @@ class TestDiscovery:
         body = r.get_json()
         assert body["patch"]["supported"] is True
         assert body["filter"] == {"supported": True, "maxResults": app.extensions["scim"].config.max_results}
-        assert body["etag"]["supported"] is True and body["bulk"]["supported"] is False
+        assert body["etag"]["supported"] is True
+        assert body["bulk"] == {"supported": True, "maxOperations": 1000, "maxPayloadSize": 1048576}
 
     def test_resource_types(self, scim: ScimClient) -> None:
         body = scim.get("/ResourceTypes").get_json()

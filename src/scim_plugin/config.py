@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "SCIM_PATCH_RESPONSE": 200,
     "SCIM_PASSWORD": "ignore",
     "SCIM_MAX_GROUP_MEMBERS_RETURNED": 10_000,
+    "SCIM_BULK_MAX_OPERATIONS": 1000,
+    "SCIM_BULK_MAX_PAYLOAD_BYTES": 1024 * 1024,
     "SCIM_PLUGINS": (),
     "SCIM_BLOCKED_PLUGINS": (),
 }
@@ -99,6 +101,9 @@ class ScimConfig:
     max_group_members_returned: int = 10_000
     # Seconds a cursor (RFC 9865) stays valid.
     cursor_timeout: int = 3600
+    # POST /Bulk (RFC 7644 §3.7): most operations per request (0 turns /Bulk off) and its body limit.
+    bulk_max_operations: int = 1000
+    bulk_max_payload_bytes: int = 1024 * 1024
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> ScimConfig:
@@ -194,4 +199,6 @@ class ScimConfig:
             blocked_plugins=names("SCIM_BLOCKED_PLUGINS"),
             max_group_members_returned=integer("SCIM_MAX_GROUP_MEMBERS_RETURNED", 0, 1_000_000),
             cursor_timeout=integer("SCIM_CURSOR_TIMEOUT", 10, 7 * 24 * 3600),
+            bulk_max_operations=integer("SCIM_BULK_MAX_OPERATIONS", 0, 100_000),
+            bulk_max_payload_bytes=integer("SCIM_BULK_MAX_PAYLOAD_BYTES", 1024, 1024 * 1024 * 1024),
         )

@@ -3,7 +3,8 @@
 Pipeline per request: size limit and authentication (``before_request``), the view (which only
 flushes), then ``after_request`` writes the audit record and commits once, so a write and its audit
 record share one transaction. Every error, ours or Werkzeug's, leaves as an RFC 7644 error body from
-:func:`handle_error`; nothing else formats errors.
+:func:`handle_error`; nothing else formats errors. ``POST /Bulk`` (``bulk.py``) runs each of its
+operations through the same view, ``handle_error`` and ``finish_request``: one transaction per operation.
 """
 
 from __future__ import annotations
@@ -38,15 +39,23 @@ def create_api_blueprint(config: ScimConfig) -> Blueprint:
     bp = Blueprint("scim_api", __name__, url_prefix=config.url_prefix)
     prefix = config.url_prefix
 
+    from . import bulk, discovery, groups, users
+
     @bp.before_request
     def authenticate_request() -> None:
         g.scim_started = time.perf_counter()
         g.scim_context = None
         state = get_state()
+        # /Bulk has its own limit (SCIM_BULK_MAX_PAYLOAD_BYTES), every other endpoint SCIM_MAX_BODY_BYTES.
+        if bulk.is_bulk_request():
+            limit, too_large = state.config.bulk_max_payload_bytes, bulk.payload_too_large(state.config)
+        else:
+            limit = state.config.max_body_bytes
+            too_large = f"Request body exceeds {limit} bytes."
         length = request.content_length
-        if length is not None and length > state.config.max_body_bytes:
-            raise errors.PayloadTooLarge(f"Request body exceeds {state.config.max_body_bytes} bytes.")
-        request.max_content_length = state.config.max_body_bytes
+        if length is not None and length > limit:
+            raise errors.PayloadTooLarge(too_large)
+        request.max_content_length = limit
         g.scim_context = authenticate(state, request)
         if state.rate_limiter is not None:
             g.scim_budget = budget = state.rate_limiter.hit(g.scim_context.tenant_id)
@@ -67,11 +76,10 @@ def create_api_blueprint(config: ScimConfig) -> Blueprint:
 
     bp.register_error_handler(Exception, handle_error)
 
-    from . import discovery, groups, users
-
     discovery.register(bp)
     users.register(bp)
     groups.register(bp)
+    bulk.register(bp)
 
     @bp.route("/<path:unknown>", methods=list(METHODS))
     def unknown_endpoint(unknown: str) -> Response:

@@ -48,7 +48,11 @@ def service_provider_config() -> Response:
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
         "patch": {"supported": True},
-        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+        "bulk": {
+            "supported": config.bulk_max_operations > 0,
+            "maxOperations": config.bulk_max_operations,
+            "maxPayloadSize": config.bulk_max_payload_bytes,
+        },
         "filter": {"supported": True, "maxResults": config.max_results},
         "changePassword": {"supported": False},
         "sort": {"supported": True},
