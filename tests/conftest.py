@@ -8,7 +8,7 @@ then ``scim db upgrade``); every test starts from empty tables and the seeded de
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,3 +164,20 @@ def scim(client: FlaskClient, token: str) -> ScimClient:
 
 def login(client: FlaskClient, email: str, password: str) -> Any:
     return client.post("/login", data={"email": email, "password": password})
+
+
+@pytest.fixture
+def register(app: Flask) -> Iterator[Callable[[Any], Any]]:
+    """Register throwaway ``scim_*`` plugins on the app's plugin manager; all are removed afterwards."""
+    pm = app.extensions["scim"].pm
+    added: list[Any] = []
+
+    def _register(plugin: Any) -> Any:
+        pm.register(plugin)
+        added.append(plugin)
+        return plugin
+
+    yield _register
+    for plugin in added:
+        if pm.is_registered(plugin):
+            pm.unregister(plugin)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -121,23 +121,6 @@ def audit(app: Flask) -> list[AuditRecord]:
         rows = list(db.session.execute(select(AuditRecord).order_by(AuditRecord.id)).scalars())
         db.session.expunge_all()
         return rows
-
-
-@pytest.fixture
-def register(app: Flask) -> Iterator[Callable[[Any], Any]]:
-    """Throwaway ``scim_*`` plugins, removed after the test."""
-    pm = app.extensions["scim"].pm
-    added: list[Any] = []
-
-    def _register(plugin: Any) -> Any:
-        pm.register(plugin)
-        added.append(plugin)
-        return plugin
-
-    yield _register
-    for plugin in added:
-        if pm.is_registered(plugin):
-            pm.unregister(plugin)
 
 
 # -- bulkId references ------------------------------------------------------------------------------

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
 from examples.host_app.extensions import db
 from flask import Flask
 from sqlalchemy import func, select
@@ -17,23 +15,6 @@ from scim_plugin.seam import Permissions, Ref, WorkspaceGrant
 from tests.conftest import ScimClient, issue_token
 from tests.test_groups import new_group, patch
 from tests.test_users_api import PERMISSIONS_URN, host_user, new_user
-
-
-@pytest.fixture
-def register(app: Flask) -> Iterator[Callable[[Any], Any]]:
-    """Register throwaway plugins on the app's ``scim`` plugin manager; removed afterwards."""
-    pm = app.extensions["scim"].pm
-    added: list[Any] = []
-
-    def _register(plugin: Any) -> Any:
-        pm.register(plugin)
-        added.append(plugin)
-        return plugin
-
-    yield _register
-    for plugin in added:
-        if pm.is_registered(plugin):
-            pm.unregister(plugin)
 
 
 def cli(app: Flask, *args: str) -> Any:

@@ -7,7 +7,7 @@ the running app's ``scim`` plugin manager and removed at teardown (the ``registe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -33,23 +33,6 @@ ENTERPRISE_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 SEAM = "examples.host_app.scim_seam"
 
 Register = Callable[[Any], Any]
-
-
-@pytest.fixture
-def register(app: Flask) -> Iterator[Register]:
-    """Register throwaway plugins on the app's ``scim`` plugin manager; all are removed afterwards."""
-    pm = app.extensions["scim"].pm
-    added: list[Any] = []
-
-    def _register(plugin: Any) -> Any:
-        pm.register(plugin)
-        added.append(plugin)
-        return plugin
-
-    yield _register
-    for plugin in added:
-        if pm.is_registered(plugin):
-            pm.unregister(plugin)
 
 
 def company_id(app: Flask, slug: str = "acme") -> int:
