@@ -77,3 +77,22 @@ def test_a_get_by_id_reads_token_and_tenant_once(app, scim):
     with statements(app) as seen:
         assert scim.get(f"/Users/{user['id']}").status_code == 200
     assert sum("scim_tenants" in s for s in seen) == 1, seen
+
+
+def test_the_user_name_lookup_fast_path_answers_like_the_filter(app, scim):
+    """``userName eq`` (any case, URN-qualified too) skips the filter compiler but not its meaning."""
+    made = scim.post("/Users", json={"userName": "Straße.User@Example.com"}).get_json()
+    for text in (
+        'userName eq "straße.user@example.com"',
+        'USERNAME eq "STRASSE.USER@EXAMPLE.COM"',
+        'urn:ietf:params:scim:schemas:core:2.0:User:userName eq "Straße.User@Example.com"',
+    ):
+        found = scim.get("/Users", query_string={"filter": text}).get_json()
+        assert [r["id"] for r in found["Resources"]] == [made["id"]], text
+        assert found["totalResults"] == 1 and found["startIndex"] == 1
+    assert scim.get('/Users?filter=userName eq "nobody@example.com"').get_json()["totalResults"] == 0
+    # Another tenant's lookup finds nothing.
+    from .conftest import ScimClient, issue_token
+
+    globex = ScimClient(scim.client, issue_token(app, "globex"))
+    assert globex.get('/Users?filter=userName eq "straße.user@example.com"').get_json()["totalResults"] == 0

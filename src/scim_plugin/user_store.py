@@ -13,13 +13,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import errors
 from .extension import ScimState
-from .filters import Node
+from .filters import Compare, Node
 from .models import ScimGroup, ScimGroupMember, ScimUser, ScimUserValue, new_id, utcnow
 from .paging import Segment, SortKey, list_keys, order_by
 from .patch import apply_patch
@@ -127,6 +127,13 @@ class UserStore:
 
     def search(self, query: ListQuery) -> tuple[int, list[Any]]:
         """``totalResults`` and the page's rows (the ``LISTED`` columns, read-only)."""
+        user_name = _user_name_lookup(query)
+        if user_name is not None:
+            # The lookup every IdP sends before each create or update: one prepared statement on the
+            # unique index, without compiling the filter (it would compile to the same condition).
+            params = {"tenant_id": self.tenant_id, "user_name_norm": fold(user_name)}
+            rows = list(self.session.execute(_BY_USER_NAME, params).all())
+            return len(rows), rows
         segment = self.segment(query)
 
         def count() -> int:
@@ -409,6 +416,24 @@ class UserStore:
             resource=resource,
             password=password if self.state.config.password == "host" else None,
         )
+
+
+_BY_USER_NAME = select(*LISTED).where(
+    ScimUser.tenant_id == bindparam("tenant_id"), ScimUser.user_name_norm == bindparam("user_name_norm")
+)
+
+
+def _user_name_lookup(query: ListQuery) -> str | None:
+    """The userName of a first-page ``userName eq "..."`` query without sortBy (at most one user)."""
+    node = query.filter
+    if not (isinstance(node, Compare) and node.op == "eq" and isinstance(node.value, str)):
+        return None
+    path = node.path
+    if path.sub is not None or path.attr.lower() != "username" or query.sort_by or query.cursor is not None:
+        return None
+    if path.urn is not None and path.urn.lower() != USER_RESOURCE.schema.id.lower():
+        return None
+    return node.value if query.start_index == 1 and query.count >= 1 else None
 
 
 class PatchOutcome(NamedTuple):
