@@ -18,9 +18,9 @@ from werkzeug.exceptions import HTTPException
 
 from .. import errors
 from ..audit import record_request
-from ..auth import AuthRefused, authenticate
+from ..auth import AuthRefused, ScimContext, authenticate
 from ..config import ScimConfig
-from ..extension import get_state
+from ..extension import ScimState, get_state
 from ..tenants import emit
 from .responses import error_response
 
@@ -200,7 +200,9 @@ def finish_request(response: Response) -> Response:
                 if isinstance(exc, OperationalError)
                 else errors.InternalError("Internal server error.")
             )
-            return error_response(failure)
+            failed = error_response(failure)
+            _record_failure(state, failed, context, failure)
+            return failed
     if committed and error is None:
         for name, tenant_id, data in g.pop("scim_events", []):
             emit(state, name, tenant_id, **data)
@@ -213,3 +215,15 @@ def finish_request(response: Response) -> Response:
     if isinstance(error, AuthRefused):
         response.headers.setdefault("WWW-Authenticate", 'Bearer realm="SCIM"')
     return response
+
+
+def _record_failure(
+    state: ScimState, response: Response, context: ScimContext | None, failure: errors.ScimError
+) -> None:
+    """Audit a write whose commit failed, in a new transaction (the pool replaces a dead connection)."""
+    try:
+        record_request(state, request, response, context=context, error=failure)
+        state.db.session.commit()
+    except Exception:
+        state.db.session.rollback()
+        log.exception("could not audit the failed SCIM request")
