@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 from examples.host_app.extensions import db
 from examples.host_app.models import Company, User, Workspace
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from scim_plugin.models import ScimUser
 from scim_plugin.schemas import ENTERPRISE_USER_URN, PERMISSIONS_URN, USER_URN
@@ -673,6 +673,22 @@ class TestDelete:
         assert_error(scim.delete(f"/Users/{created['id']}"), 404)
         assert host_user(app, "jane@acme.example") is None
         assert scim_rows(app) == []
+
+    def test_the_host_users_memberships_go_with_it(self, app: Any, scim: ScimClient) -> None:
+        created = new_user(scim, permissions={"roles": [{"roleName": "Campaign Manager"}]})
+        with app.app_context():
+            user_id = db.session.execute(
+                select(User.id).where(User.email == "jane@acme.example")
+            ).scalar_one()
+        held = host_user(app, "jane@acme.example")
+        assert held is not None and held.memberships and held.role_assignments
+        assert scim.delete(f"/Users/{created['id']}").status_code == 204
+        with app.app_context():
+            for table in ("workspace_memberships", "team_memberships", "role_assignments"):
+                left = db.session.execute(
+                    text(f"SELECT count(*) FROM {table} WHERE user_id = :u"), {"u": user_id}
+                )
+                assert left.scalar_one() == 0, table
 
     def test_other_tenant_is_404_and_nothing_deleted(
         self, app: Any, scim: ScimClient, globex: ScimClient

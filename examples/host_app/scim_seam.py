@@ -137,13 +137,17 @@ def scim_update_user(tenant_id: str, host_user_id: str, user: Any) -> bool:
 @hookimpl
 def scim_delete_user(tenant_id: str, host_user_id: str) -> bool:
     host_user = _host_user(tenant_id, host_user_id)
-    if db.session.get_bind().dialect.name != "sqlite":
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
+    if not sqlite:
         # Two concurrent deletes of a company's last two users must not both pass the check below: the
         # company row lock makes the second wait until the first commits.
         db.session.execute(select(Company.id).where(Company.id == host_user.company_id).with_for_update())
-    # Set-based deletes instead of the ORM cascade, which would load every membership first.
-    for model in (WorkspaceMembership, TeamMembership, RoleAssignment):
-        db.session.execute(delete(model).where(model.user_id == host_user.id))
+    else:
+        # The memberships' foreign keys cascade in the database, except on SQLite (it enforces them
+        # only with PRAGMA foreign_keys): set-based deletes there, not the ORM cascade, which would load
+        # every membership first.
+        for model in (WorkspaceMembership, TeamMembership, RoleAssignment):
+            db.session.execute(delete(model).where(model.user_id == host_user.id))
     db.session.execute(delete(User).where(User.id == host_user.id))
     # Checked after the delete, inside the write: on SQLite (whose driver runs plain SELECTs outside the
     # transaction) the check then runs under the one writer lock, after any concurrent delete committed.
