@@ -145,13 +145,12 @@ def make_user(app: Flask, email: str, password: str) -> None:
         host_db.session.commit()
 
 
-def test_admin_generates_copies_reloads_and_resets(context: Any, server: str) -> None:
-    from playwright.sync_api import expect
-
+def watched_page(context: Any) -> tuple[Any, list[str]]:
+    """A new page and the script errors it logs ("Failed to load resource" is not one: the 400
+    validation answer and a missing favicon log it by design)."""
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    # Script errors only: "Failed to load resource" is logged for the 400 validation answer by design.
     page.on(
         "console",
         lambda msg: (
@@ -160,6 +159,13 @@ def test_admin_generates_copies_reloads_and_resets(context: Any, server: str) ->
             else None
         ),
     )
+    return page, errors
+
+
+def test_admin_generates_copies_reloads_and_resets(context: Any, server: str) -> None:
+    from playwright.sync_api import expect
+
+    page, errors = watched_page(context)
 
     sign_in(page, "admin@acme.example", "acme-demo-password")
     open_from_menu(page)
@@ -263,6 +269,69 @@ def test_admin_generates_copies_reloads_and_resets(context: Any, server: str) ->
     page.wait_for_timeout(300)
     assert page.locator("#scim-token-new").count() == 0
     assert scim_status(server, new_token) == 200
+    assert errors == []
+
+
+def test_admin_maps_a_group_on_the_page(app: Flask, context: Any, server: str) -> None:
+    """Map a group through the real page (no JavaScript needed for it) and see the host follow."""
+    from tests.conftest import ScimClient, issue_token
+
+    scim = ScimClient(app.test_client(), issue_token(app))
+    user = scim.post(
+        "/Users",
+        json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ivy@acme.example"},
+    )
+    assert user.status_code == 201
+    group = scim.post(
+        "/Groups",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Campaign Crew",
+            "members": [{"value": user.get_json()["id"]}],
+        },
+    )
+    assert group.status_code == 201
+
+    page, errors = watched_page(context)
+    sign_in(page, "admin@acme.example", "acme-demo-password")
+    open_from_menu(page)
+    row = page.locator("#scim-group-list tbody tr", has_text="Campaign Crew")
+    assert "Not mapped" in row.inner_text()
+    page.get_by_role("link", name="Map Campaign Crew").click()
+    page.locator("#map-group-form").wait_for()
+
+    page.get_by_label("Workspace (optional)", exact=True).select_option(label="Production")
+    page.get_by_label("Permission set").select_option(label="Read Only")
+    page.get_by_label("Role").select_option(label="Campaign Manager")
+    page.get_by_role("checkbox", name="add_remove_app_groups").check()
+    shot(page, "admin-group-mapping-form.png")
+    page.get_by_role("button", name="Save mapping").click()
+
+    notice = page.get_by_role("status").filter(has_text="Saved the mapping")
+    notice.wait_for()
+    assert notice.inner_text() == "Saved the mapping of \u201cCampaign Crew\u201d: 1 member updated."
+    assert page.url.endswith("/settings/admin/scim/#scim-groups")
+    assert "Workspace Production with permission set Read Only" in row.inner_text()
+    assert "Role Campaign Manager" in row.inner_text()
+    shot(page, "admin-group-mapped.png")
+    with app.app_context():
+        host = host_db.session.execute(select(User).where(User.email == "ivy@acme.example")).scalar_one()
+        memberships = {
+            m.workspace.name: m.permission_set.name if m.permission_set else None for m in host.memberships
+        }
+        assert memberships.get("Production") == "Read Only"
+        assert [a.role.name for a in host.role_assignments] == ["Campaign Manager"]
+        assert host.company_permissions == ["add_remove_app_groups"]
+
+    # Remove it again: the confirmation dialog, then the group only records membership.
+    page.get_by_role("link", name="Edit mapping Campaign Crew").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Remove mapping").click()
+    page.get_by_role("status").filter(has_text="Removed the mapping").wait_for()
+    assert "Not mapped" in row.inner_text()
+    with app.app_context():
+        host = host_db.session.execute(select(User).where(User.email == "ivy@acme.example")).scalar_one()
+        assert host.role_assignments == [] and host.company_permissions == []
     assert errors == []
 
 

@@ -30,6 +30,18 @@ Instead, two things stop a reload or "Back" from issuing a token silently:
 
 Other messages ("Settings saved") follow Post/Redirect/Get through a one-shot session key that the next
 GET pops (no secret is ever put there).
+
+Group mappings
+--------------
+The page lists the tenant's SCIM groups, :data:`GROUPS_PER_PAGE` at a time (``?page=``), with their member
+count and what each grants: one count and one page query whatever the number of groups (member counts are
+a column kept by the membership statements). ``?group=<id>`` opens the mapping form of one group; its
+choices (workspaces, permission sets, roles, company permissions) come from the host through the seam
+(:func:`scim_plugin.group_mapping.mapping_choices`) and are checked again on POST. Saving or removing a
+mapping goes through :mod:`scim_plugin.group_mapping` and commits once: the mapping and every member's
+host memberships change together, or (a form error, the host refusing any member) nothing does. Groups are
+always looked up by id *within the signed-in admin's tenant*, so another company's group id is just
+"not found".
 """
 
 from __future__ import annotations
@@ -52,8 +64,10 @@ from flask import (
     url_for,
 )
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import MultiDict
 
-from . import tenants
+from . import group_mapping, tenants
 from .config import ScimConfig
 from .extension import get_state
 from .models import AuditRecord, TenantSettings, Token, utcnow
@@ -68,6 +82,10 @@ NOTICE_KEY = "scim_notice"
 MAX_NONCES = 12
 RECENT_ACTIVITY = 20
 FIELDS = ("default_workspace", "service_origin", "ip_allowlist")
+
+#: Groups listed per page of the "Group mappings" section.
+GROUPS_PER_PAGE = 25
+MAPPING_FIELDS = ("workspace", "permission_set", "permissions", "role", "company_permissions")
 
 RESUBMITTED = (
     "That form had already been submitted (or was too old), so nothing was changed. A token is shown "
@@ -88,6 +106,8 @@ def create_admin_blueprint(config: ScimConfig) -> Blueprint:
     bp.add_url_rule("/", endpoint="save", view_func=save_and_generate, methods=["POST"])
     bp.add_url_rule("/reset", view_func=reset_token, methods=["POST"])
     bp.add_url_rule("/disable", view_func=disable_provisioning, methods=["POST"])
+    bp.add_url_rule("/groups/map", view_func=map_group, methods=["POST"])
+    bp.add_url_rule("/groups/unmap", view_func=unmap_group, methods=["POST"])
     return bp
 
 
@@ -144,10 +164,30 @@ def _guard_post() -> AdminIdentity | Response:
     return identity
 
 
-def _redirect_to_page(notice: str | None = None, *, kind: str = "success") -> Response:
+def _guard_confirmed(step: str, **context: Any) -> AdminIdentity | Response:
+    """:func:`_guard_post` for an action that asks first (reset, disable, remove a group mapping).
+
+    The page's script asks in a dialog and sends ``confirm=yes``; without it (no JavaScript) the page
+    itself asks (``step``, rendered with ``context``) and nothing changes yet.
+    """
+    guarded = _guard_post()
+    if isinstance(guarded, Response):
+        return guarded
+    if request.form.get("confirm") != "yes":
+        return _render(guarded, confirm=step, **context)
+    return guarded
+
+
+def _redirect_to_page(
+    notice: str | None = None, *, kind: str = "success", page: int = 1, anchor: str | None = None
+) -> Response:
     if notice:
-        session[NOTICE_KEY] = {"text": notice, "kind": kind}
-    return redirect(url_for("scim_admin.settings_page"), code=303)
+        # With an anchor the notice is shown in that section, where the browser scrolls to.
+        session[NOTICE_KEY] = {"text": notice, "kind": kind, "section": anchor or ""}
+    args: dict[str, Any] = {"page": page} if page > 1 else {}
+    if anchor:
+        args["_anchor"] = anchor
+    return redirect(url_for("scim_admin.settings_page", **args), code=303)
 
 
 # --- rendering -------------------------------------------------------------------------------------------
@@ -183,6 +223,115 @@ def _describe_seconds(seconds: int) -> str:
     return f"{n} {unit}{'' if n == 1 else 's'}"
 
 
+def _page_number(value: str | None) -> int:
+    try:
+        return min(max(int(value or 1), 1), 1_000_000)
+    except ValueError:
+        return 1
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _split(values: list[str]) -> list[str]:
+    """Names from checkboxes or comma-separated text fields, trimmed and de-duplicated."""
+    return list(dict.fromkeys(part.strip() for value in values for part in value.split(",") if part.strip()))
+
+
+def _mapping_form(source: MultiDict[str, str]) -> dict[str, Any]:
+    form: dict[str, Any] = {key: source.get(key, "").strip() for key in MAPPING_FIELDS}
+    form["company_permissions"] = _split(source.getlist("company_permissions"))
+    return form
+
+
+def _form_from_grants(grants: group_mapping.GroupGrants) -> dict[str, Any]:
+    return {
+        "workspace": grants.workspace_id or "",
+        "permission_set": grants.permission_set or "",
+        "permissions": ", ".join(grants.permissions),
+        "role": grants.role or "",
+        "company_permissions": list(grants.company_permissions),
+    }
+
+
+def _check_mapping(form: dict[str, Any], choices: group_mapping.MappingChoices) -> dict[str, str]:
+    """Every problem with the submitted mapping, by field (``mapping``: the form as a whole).
+
+    Names are checked against what the host offers; where it publishes no list, the host checks them
+    when it applies the grants (a refusal then rolls everything back).
+    """
+    problems: dict[str, str] = {}
+
+    def unknown(values: list[str], known: tuple[str, ...] | None) -> list[str]:
+        return [] if known is None else [v for v in values if v not in known]
+
+    workspace, permission_set = form["workspace"], form["permission_set"]
+    permissions = _split([form["permissions"]])
+    if workspace and workspace not in {ws.id for ws in choices.workspaces}:
+        problems["workspace"] = "Choose one of this company\u2019s workspaces."
+    if permission_set:
+        if unknown([permission_set], choices.permission_sets):
+            problems["permission_set"] = f"No permission set \u201c{permission_set}\u201d in this company."
+        elif not workspace:
+            problems["permission_set"] = "A permission set applies to a workspace: choose the workspace too."
+    if permissions:
+        if bad := unknown(permissions, choices.workspace_permissions):
+            problems["permissions"] = "Unknown workspace permission: " + ", ".join(bad) + "."
+        elif permission_set:
+            problems["permissions"] = "Give either a permission set or workspace permissions, not both."
+        elif not workspace:
+            problems["permissions"] = "Permissions apply to a workspace: choose the workspace too."
+    if form["role"] and unknown([form["role"]], choices.roles):
+        problems["role"] = f"No role \u201c{form['role']}\u201d in this company."
+    if bad := unknown(form["company_permissions"], choices.company_permissions):
+        problems["company_permissions"] = "Unknown company permission: " + ", ".join(bad) + "."
+    if not problems and not (workspace or form["role"] or form["company_permissions"]):
+        problems["mapping"] = (
+            "Choose what the group grants: a workspace, a role or company permissions. "
+            "To stop granting anything, remove the mapping."
+        )
+    return problems
+
+
+def _groups_context(
+    identity: AdminIdentity,
+    page: int,
+    group_id: str | None,
+    group_form: dict[str, Any] | None,
+    group_errors: dict[str, str] | None,
+) -> dict[str, Any]:
+    """The "Group mappings" section: one page of groups, and the group being edited (if any)."""
+    state = get_state()
+    tenant_id = identity.tenant_id
+    total, groups = group_mapping.group_page(
+        state, tenant_id, offset=(page - 1) * GROUPS_PER_PAGE, limit=GROUPS_PER_PAGE
+    )
+    pages = max(1, -(-total // GROUPS_PER_PAGE))
+    if page > pages:  # past the end (groups were deleted meanwhile): show the last page
+        page = pages
+        total, groups = group_mapping.group_page(
+            state, tenant_id, offset=(page - 1) * GROUPS_PER_PAGE, limit=GROUPS_PER_PAGE
+        )
+    selected = group_mapping.get_group(state, tenant_id, group_id) if group_id else None
+    supported = group_mapping.mapping_supported(state)
+    return {
+        "groups": groups,
+        "groups_total": total,
+        "groups_page": page,
+        "groups_pages": pages,
+        "groups_first": (page - 1) * GROUPS_PER_PAGE + 1,
+        "mapping_supported": supported,
+        "group_id": group_id,
+        "selected": selected,
+        "choices": group_mapping.mapping_choices(state, tenant_id) if selected and supported else None,
+        "group_form": group_form
+        if group_form is not None
+        else (_form_from_grants(selected.grants) if selected else {}),
+        "group_errors": group_errors or {},
+    }
+
+
 def _render(
     identity: AdminIdentity,
     *,
@@ -192,9 +341,21 @@ def _render(
     confirm: str | None = None,
     notice: dict[str, str] | None = None,
     status: int = 200,
+    page: int = 1,
+    group_id: str | None = None,
+    group_form: dict[str, Any] | None = None,
+    group_errors: dict[str, str] | None = None,
 ) -> Response:
     state = get_state()
     tenant_id = identity.tenant_id
+    groups = _groups_context(identity, page, group_id, group_form, group_errors)
+    if group_id and groups["selected"] is None:
+        # Deleted meanwhile, mistyped, or another company's: all the same "not found".
+        notice = {
+            "text": "That group does not exist in this company (any more): nothing was changed.",
+            "kind": "error",
+        }
+        status = 404 if status == 200 else status
     settings = state.db.session.get(TenantSettings, tenant_id)
     token = tenants.current_token(state, tenant_id)
     now = utcnow()
@@ -237,6 +398,7 @@ def _render(
         "csrf_token": _csrf_token(),
         "form_nonce": _new_form_nonce(),
         "page_url": url_for("scim_admin.settings_page"),
+        **groups,
     }
     response = make_response(render_template("scim_plugin/settings.html", **context), status)
     # The page may carry a token once: never let a cache or the back button bring it back.
@@ -252,7 +414,12 @@ def _render(
 
 def settings_page() -> Response:
     identity = _admin()
-    return _render(identity, notice=session.pop(NOTICE_KEY, None))
+    return _render(
+        identity,
+        notice=session.pop(NOTICE_KEY, None),
+        page=_page_number(request.args.get("page")),
+        group_id=request.args.get("group") or None,
+    )
 
 
 def save_and_generate() -> Response:
@@ -287,14 +454,11 @@ def save_and_generate() -> Response:
 
 
 def reset_token() -> Response:
-    guarded = _guard_post()
+    guarded = _guard_confirmed("reset")
     if isinstance(guarded, Response):
         return guarded
     identity = guarded
     state = get_state()
-    if request.form.get("confirm") != "yes":
-        # Without JavaScript (or a confirm answer) ask on the page itself; nothing changes yet.
-        return _render(identity, confirm="reset")
     try:
         credential = tenants.issue_token(state, identity.tenant_id, identity.display)
         state.db.session.commit()
@@ -308,13 +472,11 @@ def reset_token() -> Response:
 
 
 def disable_provisioning() -> Response:
-    guarded = _guard_post()
+    guarded = _guard_confirmed("disable")
     if isinstance(guarded, Response):
         return guarded
     identity = guarded
     state = get_state()
-    if request.form.get("confirm") != "yes":
-        return _render(identity, confirm="disable")
     revoked = tenants.disable(state, identity.tenant_id)
     state.db.session.commit()
     tenants.emit(state, "token.revoked", identity.tenant_id, count=revoked)
@@ -322,4 +484,95 @@ def disable_provisioning() -> Response:
     return _redirect_to_page(
         "SCIM provisioning is disabled and the token revoked. Settings and provisioned users are kept; "
         "generate a new token to turn it back on."
+    )
+
+
+def map_group() -> Response:
+    """Save a group's mapping and apply it to every member, in one transaction."""
+    guarded = _guard_post()
+    if isinstance(guarded, Response):
+        return guarded
+    identity = guarded
+    state = get_state()
+    page = _page_number(request.form.get("page"))
+    group_id = request.form.get("group_id", "")
+    group = group_mapping.get_group(state, identity.tenant_id, group_id)
+    if group is None:
+        return _render(identity, page=page, group_id=group_id or "-")
+    form = _mapping_form(request.form)
+
+    def refuse(problems: dict[str, str]) -> Response:
+        state.db.session.rollback()
+        return _render(
+            identity, page=page, group_id=group.id, group_form=form, group_errors=problems, status=400
+        )
+
+    problems = _check_mapping(form, group_mapping.mapping_choices(state, identity.tenant_id))
+    if problems:
+        return refuse(problems)
+    try:
+        # By display name: unique in the tenant, and exactly the group found by id above.
+        info = group_mapping.map_group(
+            state,
+            identity.tenant_id,
+            group.display_name,
+            workspace=form["workspace"] or None,
+            permissions=_split([form["permissions"]]),
+            permission_set=form["permission_set"] or None,
+            role=form["role"] or None,
+            company_permissions=form["company_permissions"],
+        )
+        if form["workspace"] and info.grants.workspace_id != form["workspace"]:
+            # The service looks workspaces up by name first: never map a namesake of the chosen id.
+            raise group_mapping.MappingError("the workspace is ambiguous; rename it in the dashboard")
+        state.db.session.commit()
+    except group_mapping.MappingError as exc:
+        return refuse({"mapping": f"Nothing was changed: {str(exc).rstrip('.')}."})
+    except IntegrityError:
+        return refuse({"mapping": "Nothing was changed: the group changed meanwhile. Please try again."})
+    current_app.logger.info("SCIM group %s mapped by %s", group.id, identity.display)
+    return _redirect_to_page(
+        f"Saved the mapping of \u201c{info.display_name}\u201d: {_plural(info.members, 'member')} updated.",
+        page=page,
+        anchor="scim-groups",
+    )
+
+
+def unmap_group() -> Response:
+    """Remove a group's mapping (after a confirmation); its members lose what only it granted."""
+    page = _page_number(request.form.get("page"))
+    group_id = request.form.get("group_id", "")
+    guarded = _guard_confirmed("unmap", page=page, group_id=group_id or "-")
+    if isinstance(guarded, Response):
+        return guarded
+    identity = guarded
+    state = get_state()
+    group = group_mapping.get_group(state, identity.tenant_id, group_id)
+    if group is None:
+        return _render(identity, page=page, group_id=group_id or "-")
+    try:
+        removed = group_mapping.unmap_group(state, identity.tenant_id, group.display_name)
+        state.db.session.commit()
+    except group_mapping.MappingError as exc:
+        state.db.session.rollback()
+        return _render(
+            identity,
+            page=page,
+            group_id=group.id,
+            group_errors={"mapping": f"Nothing was changed: {str(exc).rstrip('.')}."},
+            status=400,
+        )
+    if not removed:
+        return _redirect_to_page(
+            f"\u201c{group.display_name}\u201d was not mapped: nothing was changed.",
+            kind="warning",
+            page=page,
+            anchor="scim-groups",
+        )
+    current_app.logger.info("SCIM group %s unmapped by %s", group.id, identity.display)
+    return _redirect_to_page(
+        f"Removed the mapping of \u201c{group.display_name}\u201d: {_plural(group.members, 'member')} "
+        "updated. The group now only records membership.",
+        page=page,
+        anchor="scim-groups",
     )

@@ -16,13 +16,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 
 from . import errors
 from .extension import ScimState
 from .group_store import GroupStore
 from .models import ScimGroup, ScimGroupMapping, utcnow
-from .seam import Ref
+from .schemas import PERMISSIONS_URN
+from .seam import Ref, WorkspaceInfo
 
 
 class MappingError(ValueError):
@@ -74,19 +75,86 @@ def _clean(values: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v.strip() for v in values or () if v and v.strip()))
 
 
-def list_groups(state: ScimState, tenant_id: str) -> list[GroupInfo]:
-    """Every group of the tenant with its member count and mapping, by display name."""
-    session = state.db.session
-    rows = session.execute(
+def _listing(tenant_id: str) -> Select[Any]:
+    """The tenant's groups with their mapping, by display name: one query, member counts included
+    (``member_count`` is kept by the membership statements, never counted per group)."""
+    return (
         select(ScimGroup, ScimGroupMapping.grants)
         .outerjoin(ScimGroupMapping, ScimGroupMapping.group_id == ScimGroup.id)
         .where(ScimGroup.tenant_id == tenant_id)
-        .order_by(ScimGroup.display_name_norm)
-    ).all()
+        .order_by(ScimGroup.display_name_norm, ScimGroup.id)
+    )
+
+
+def _infos(rows: Iterable[Any]) -> list[GroupInfo]:
     return [
         GroupInfo(group.id, group.display_name, group.member_count, _grants_from(grants))
         for group, grants in rows
     ]
+
+
+def list_groups(state: ScimState, tenant_id: str) -> list[GroupInfo]:
+    """Every group of the tenant with its member count and mapping, by display name."""
+    return _infos(state.db.session.execute(_listing(tenant_id)).all())
+
+
+def group_page(state: ScimState, tenant_id: str, *, offset: int, limit: int) -> tuple[int, list[GroupInfo]]:
+    """How many groups the tenant has, and ``limit`` of them from ``offset`` (the settings page's list).
+
+    Two statements whatever the number of groups: a count on the tenant's index and one page query.
+    """
+    session = state.db.session
+    total = session.execute(
+        select(func.count()).select_from(ScimGroup).where(ScimGroup.tenant_id == tenant_id)
+    ).scalar_one()
+    if total <= offset:
+        return total, []
+    return total, _infos(session.execute(_listing(tenant_id).offset(offset).limit(limit)).all())
+
+
+def get_group(state: ScimState, tenant_id: str, group_id: str) -> GroupInfo | None:
+    """The tenant's group with this id, or None (another tenant's id is None too)."""
+    if not group_id or len(group_id) > 36:
+        return None
+    row = state.db.session.execute(_listing(tenant_id).where(ScimGroup.id == group_id)).first()
+    return _infos([row])[0] if row is not None else None
+
+
+def mapping_supported(state: ScimState) -> bool:
+    """Whether the host applies group grants at all (``scim_apply_group_grants``)."""
+    return bool(state.pm.hook.scim_apply_group_grants.get_hookimpls())
+
+
+@dataclass(frozen=True)
+class MappingChoices:
+    """What a group can be mapped to, as the host publishes it (for the settings page's form).
+
+    Workspaces come from ``scim_list_workspaces``; the rest from ``scim_canonical_values`` (the
+    permissions extension's keys). ``None`` means the host publishes no list for it: the page then takes
+    free text, which the host checks when it applies the grants.
+    """
+
+    workspaces: tuple[WorkspaceInfo, ...] = ()
+    permission_sets: tuple[str, ...] | None = None
+    roles: tuple[str, ...] | None = None
+    company_permissions: tuple[str, ...] | None = None
+    workspace_permissions: tuple[str, ...] | None = None
+
+
+def mapping_choices(state: ScimState, tenant_id: str) -> MappingChoices:
+    values = state.hook.scim_canonical_values(tenant_id=tenant_id) or {}
+
+    def listed(key: str) -> tuple[str, ...] | None:
+        found = values.get(f"{PERMISSIONS_URN}:{key}")
+        return None if found is None else tuple(dict.fromkeys(str(v) for v in found))
+
+    return MappingChoices(
+        workspaces=tuple(state.hook.scim_list_workspaces(tenant_id=tenant_id) or ()),
+        permission_sets=listed("workspaces.permissionSet"),
+        roles=listed("roles.display"),
+        company_permissions=listed("companyPermissions"),
+        workspace_permissions=listed("workspaces.permissions"),
+    )
 
 
 def _group(state: ScimState, tenant_id: str, group: str) -> ScimGroup:
@@ -129,7 +197,7 @@ def map_group(
     by the host when it applies them, which happens at once for the group's current members.
     """
     permissions, company = _clean(permissions), _clean(company_permissions)
-    if not state.pm.hook.scim_apply_group_grants.get_hookimpls():
+    if not mapping_supported(state):
         raise MappingError(
             "the host does not implement scim_apply_group_grants: groups cannot grant anything"
         )
