@@ -11,7 +11,7 @@ from typing import Any
 
 import pluggy
 from flask import g
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm.util import identity_key
 
 from .extensions import db
@@ -197,14 +197,15 @@ def scim_canonical_values(tenant_id: str) -> dict[str, list[str]]:
     }
 
 
+_SIGN_IN = select(User.company_id, User.last_sign_in_at).where(User.id == bindparam("id"))
+
+
 @hookimpl
 def scim_host_user_info(tenant_id: str, host_user_id: str) -> Any:
     host_user = db.session.identity_map.get(identity_key(User, int(host_user_id)))
     if host_user is None:
         # Two columns, not the whole user: this runs on every GET of a SCIM user.
-        host_user = db.session.execute(
-            select(User.company_id, User.last_sign_in_at).where(User.id == int(host_user_id))
-        ).first()
+        host_user = db.session.execute(_SIGN_IN, {"id": int(host_user_id)}).first()
     if host_user is None or host_user.company_id != _company_id(tenant_id):
         return None
     return _seam().HostUserInfo(last_sign_in_at=host_user.last_sign_in_at)

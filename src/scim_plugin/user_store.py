@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -40,10 +40,12 @@ SORTABLE = {
     "meta.lastmodified": ScimUser.updated_at,
 }
 READ_ONLY_KEYS = ("id", "meta", "groups")
-# What a list renders (``document`` and the groups of a page), read as plain rows.
+# What a response renders (``document``, the groups of a page, the host's lastSignInAt), read as plain
+# rows: list pages and GET by id.
 LISTED = (
     ScimUser.id,
     ScimUser.tenant_id,
+    ScimUser.host_user_id,
     ScimUser.resource,
     ScimUser.version,
     ScimUser.created_at,
@@ -88,16 +90,11 @@ def if_match_versions(header: str | None) -> list[int] | None:
 class UserStore:
     """The tenant's SCIM users."""
 
-    def __init__(
-        self, state: ScimState, tenant_id: str, default_workspace: Ref | None, *, has_groups: bool = True
-    ) -> None:
+    def __init__(self, state: ScimState, tenant_id: str, default_workspace: Ref | None) -> None:
         self.state = state
         self.session = state.db.session
         self.tenant_id = tenant_id
         self.default_workspace = default_workspace
-        # False only when the tenant has never had a group (``TenantSettings.has_groups``): a deleted
-        # user then has no memberships to remove.
-        self.has_groups = has_groups
 
     # -- reads ---------------------------------------------------------------------------------------
 
@@ -108,6 +105,13 @@ class UserStore:
             # writer there already holds the database's write lock after its first UPDATE.
             stmt = stmt.with_for_update().execution_options(populate_existing=True)
         row = self.session.execute(stmt).scalar_one_or_none()
+        if row is None:
+            raise errors.NotFound(f"User {user_id} not found.")
+        return row
+
+    def read(self, user_id: str) -> Any:
+        """The user as a read-only ``LISTED`` row (GET by id); ``get`` returns the object writes need."""
+        row = self.session.execute(_BY_ID, {"tenant_id": self.tenant_id, "user_id": user_id}).first()
         if row is None:
             raise errors.NotFound(f"User {user_id} not found.")
         return row
@@ -242,25 +246,22 @@ class UserStore:
                 raise errors.NotImplementedFeature("No host implementation deletes users (scim_delete_user).")
         if _value_entries(row.resource):
             self.session.execute(delete(ScimUserValue).where(ScimUserValue.user_id == row.id))
-        if self.has_groups:
-            # The user leaves its groups (explicitly: SQLite enforces ON DELETE CASCADE only with a
-            # PRAGMA); their member lists changed, so their versions move on.
-            self.session.execute(
-                update(ScimGroup)
-                .where(
-                    ScimGroup.tenant_id == self.tenant_id,
-                    ScimGroup.id.in_(
-                        select(ScimGroupMember.group_id).where(ScimGroupMember.member_id == row.id)
-                    ),
-                )
-                .values(
-                    version=ScimGroup.version + 1,
-                    member_count=ScimGroup.member_count - 1,
-                    updated_at=utcnow(),
-                )
-                .execution_options(synchronize_session=False)
+        # The user leaves its groups (explicitly: SQLite enforces ON DELETE CASCADE only with a PRAGMA);
+        # their member lists changed, so their versions and counts move on. Run even for a company that
+        # had no group when this request began: one may have been created since.
+        mine = and_(ScimGroupMember.tenant_id == self.tenant_id, ScimGroupMember.member_id == row.id)
+        self.session.execute(
+            update(ScimGroup)
+            .where(
+                ScimGroup.tenant_id == self.tenant_id,
+                ScimGroup.id.in_(select(ScimGroupMember.group_id).where(mine)),
             )
-            self.session.execute(delete(ScimGroupMember).where(ScimGroupMember.member_id == row.id))
+            .values(
+                version=ScimGroup.version + 1, member_count=ScimGroup.member_count - 1, updated_at=utcnow()
+            )
+            .execution_options(synchronize_session=False)
+        )
+        self.session.execute(delete(ScimGroupMember).where(mine))
         result = self.session.execute(stmt.execution_options(synchronize_session=False))
         if result.rowcount != 1:  # type: ignore[attr-defined]
             if versions is None:
@@ -418,6 +419,9 @@ class UserStore:
         )
 
 
+_BY_ID = select(*LISTED).where(
+    ScimUser.tenant_id == bindparam("tenant_id"), ScimUser.id == bindparam("user_id")
+)
 _BY_USER_NAME = select(*LISTED).where(
     ScimUser.tenant_id == bindparam("tenant_id"), ScimUser.user_name_norm == bindparam("user_name_norm")
 )

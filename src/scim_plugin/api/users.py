@@ -11,7 +11,6 @@ from .. import errors
 from ..auth import ScimContext
 from ..extension import get_state
 from ..group_store import GroupStore
-from ..models import ScimUser
 from ..resources import render, to_braze
 from ..schemas import USER_RESOURCE
 from ..seam import Ref
@@ -48,7 +47,7 @@ def _store() -> UserStore:
     default = None
     if settings.default_workspace_id or settings.default_workspace_name:
         default = Ref(id=settings.default_workspace_id, name=settings.default_workspace_name)
-    return UserStore(get_state(), context.tenant_id, default, has_groups=settings.has_groups)
+    return UserStore(get_state(), context.tenant_id, default)
 
 
 def _braze_style() -> bool:
@@ -105,7 +104,7 @@ def user_bodies(
 
 
 def _body(
-    row: ScimUser,
+    row: Any,
     attributes: list[str] | None,
     excluded: list[str] | None,
     groups: list[dict[str, Any]] | None,
@@ -123,7 +122,8 @@ def _body(
     return render(resource, USER_RESOURCE, attributes=attributes, excluded=excluded)
 
 
-def _resource_response(row: ScimUser, status: int = 200, **extra_headers: str) -> Response:
+def _resource_response(row: Any, status: int = 200, **extra_headers: str) -> Response:
+    """``row``: a ``ScimUser`` or a ``user_store.LISTED`` row."""
     g.scim_resource_id = row.id
     attributes, excluded = _projection_args()
     headers = {"ETag": etag(row.version), **extra_headers}
@@ -143,7 +143,7 @@ def create_user() -> Response:
 
 def get_user(user_id: str) -> Response:
     refuse_search_path(user_id)
-    row = _store().get(user_id)
+    row = _store().read(user_id)
     g.scim_resource_id = row.id
     wanted = request.headers.get("If-None-Match")
     if wanted and any(parse_etag(tag) == row.version for tag in wanted.split(",")):
