@@ -682,6 +682,9 @@ class TestDelete:
             ).scalar_one()
         held = host_user(app, "jane@acme.example")
         assert held is not None and held.memberships and held.role_assignments
+        with app.app_context():
+            values = text("SELECT count(*) FROM scim_user_values WHERE user_id = :u")
+            assert db.session.execute(values, {"u": created["id"]}).scalar_one() >= 1  # its email
         assert scim.delete(f"/Users/{created['id']}").status_code == 204
         with app.app_context():
             for table in ("workspace_memberships", "team_memberships", "role_assignments"):
@@ -689,6 +692,9 @@ class TestDelete:
                     text(f"SELECT count(*) FROM {table} WHERE user_id = :u"), {"u": user_id}
                 )
                 assert left.scalar_one() == 0, table
+            # And the plugin's own rows of the user (its filterable values) go too.
+            values = text("SELECT count(*) FROM scim_user_values WHERE user_id = :u")
+            assert db.session.execute(values, {"u": created["id"]}).scalar_one() == 0
 
     def test_other_tenant_is_404_and_nothing_deleted(
         self, app: Any, scim: ScimClient, globex: ScimClient

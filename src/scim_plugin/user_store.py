@@ -233,7 +233,7 @@ class UserStore:
         return PatchOutcome(saved, True, was_active)
 
     def delete(self, user_id: str, if_match: str | None) -> None:
-        row = self.get(user_id)
+        row = self.read(user_id)
         versions = if_match_versions(if_match)
         stmt = delete(ScimUser).where(ScimUser.tenant_id == self.tenant_id, ScimUser.id == row.id)
         if versions is not None:
@@ -244,11 +244,9 @@ class UserStore:
             )
             if handled is None:
                 raise errors.NotImplementedFeature("No host implementation deletes users (scim_delete_user).")
-        if _value_entries(row.resource):
-            self.session.execute(delete(ScimUserValue).where(ScimUserValue.user_id == row.id))
-        # The user leaves its groups (explicitly: SQLite enforces ON DELETE CASCADE only with a PRAGMA);
-        # their member lists changed, so their versions and counts move on. Run even for a company that
-        # had no group when this request began: one may have been created since.
+        # The user leaves its groups: their member lists changed, so their versions and counts move on.
+        # Run even for a company that had no group when this request began: one may have been created
+        # since.
         mine = and_(ScimGroupMember.tenant_id == self.tenant_id, ScimGroupMember.member_id == row.id)
         self.session.execute(
             update(ScimGroup)
@@ -261,14 +259,17 @@ class UserStore:
             )
             .execution_options(synchronize_session=False)
         )
-        self.session.execute(delete(ScimGroupMember).where(mine))
+        if self.session.get_bind().dialect.name == "sqlite":
+            # The foreign keys cascade in the database, except on SQLite (only with PRAGMA foreign_keys).
+            self.session.execute(delete(ScimGroupMember).where(mine))
+            if _value_entries(row.resource):
+                self.session.execute(delete(ScimUserValue).where(ScimUserValue.user_id == row.id))
         result = self.session.execute(stmt.execution_options(synchronize_session=False))
         if result.rowcount != 1:  # type: ignore[attr-defined]
             if versions is None:
                 # No precondition: the only way to miss is a concurrent DELETE that won.
                 raise errors.NotFound(f"User {user_id} not found.")
             raise errors.PreconditionFailed("The user was changed by someone else (If-Match failed).")
-        self.session.expunge(row)
 
     # -- helpers -------------------------------------------------------------------------------------
 
