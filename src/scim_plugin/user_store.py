@@ -259,7 +259,7 @@ class UserStore:
             )
             .execution_options(synchronize_session=False)
         )
-        if self.session.get_bind().dialect.name == "sqlite":
+        if self.session.get_bind(mapper=ScimUser).dialect.name == "sqlite":
             # The foreign keys cascade in the database, except on SQLite (only with PRAGMA foreign_keys).
             self.session.execute(delete(ScimGroupMember).where(mine))
             if _value_entries(row.resource):
