@@ -376,6 +376,10 @@ class TestList:
         assert body["totalResults"] == 5 and body["itemsPerPage"] == 0
         body = _list(scim, how, startIndex=50).get_json()
         assert body["totalResults"] == 5 and body["itemsPerPage"] == 0
+        # Found by the long fuzz run: an index past 64 bits overflowed the driver (500).
+        response = _list(scim, how, startIndex=str(2**63 + 1))
+        assert response.status_code == 200, response.get_json()
+        assert response.get_json()["itemsPerPage"] == 0 and response.get_json()["totalResults"] == 5
 
     def test_sort(self, scim: ScimClient, five: list[dict[str, Any]], how: str) -> None:
         names = [u["userName"] for u in _list(scim, how, sortBy="userName").get_json()["Resources"]]

@@ -18,6 +18,7 @@ from ..user_store import ListQuery
 from .discovery import LIST_RESPONSE
 
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+_LAST_START = 2**62
 
 
 def json_body(request: Request) -> Any:
@@ -95,7 +96,8 @@ def list_query(
         raise errors.InvalidValue("sortOrder must be 'ascending' or 'descending'.")
     query = ListQuery(
         filter=node,
-        start_index=max(start or 1, 1),
+        # Past any possible row count, and still inside the databases' 64-bit OFFSET: an empty page.
+        start_index=min(max(start or 1, 1), _LAST_START),
         count=max(count, 0),
         sort_by=sort_by,
         descending=order.lower() == "descending",
