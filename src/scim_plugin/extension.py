@@ -8,7 +8,7 @@ blueprints to ``dashboard_register_blueprints`` instead of registering them itse
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,16 @@ class ScimState:
     @property
     def hook(self) -> Any:
         return self.pm.hook
+
+
+def signing_keys() -> Sequence[str | bytes]:
+    """The app secret and its fallbacks, newest first: what signs SCIM tokens and cursors, so rotating
+    ``SECRET_KEY`` (the old key kept in ``SECRET_KEY_FALLBACKS``) keeps both valid."""
+    keys = [current_app.secret_key, *(current_app.config.get("SECRET_KEY_FALLBACKS") or ())]
+    usable = [key for key in keys if key]
+    if not usable:
+        raise RuntimeError("SECRET_KEY must be set to sign SCIM tokens and cursors")
+    return usable
 
 
 def get_state(app: Flask | None = None) -> ScimState:

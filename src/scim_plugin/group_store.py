@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, literal, select, update
+from sqlalchemy import and_, delete, exists, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -28,7 +28,7 @@ from . import errors
 from .extension import ScimState
 from .filters import AttrRef, Compare, Node, Or, parse_path
 from .models import ScimGroup, ScimGroupMapping, ScimGroupMember, ScimUser, TenantSettings, new_id, utcnow
-from .paging import Segment, SortKey, list_keys, order_by
+from .paging import Segment, SortKey, index_list, list_keys
 from .patch import _parse_operations, apply_patch
 from .resources import check_immutable, format_datetime, merge_for_put, normalize_input
 from .schemas import GROUP_RESOURCE, GROUP_URN
@@ -217,22 +217,8 @@ class GroupStore:
 
     def search(self, query: ListQuery, condition: Any = None) -> tuple[int, list[ScimGroup]]:
         segment = self.segment(query, condition)
-        total = self.session.execute(
-            select(func.count()).select_from(ScimGroup).where(segment.condition)
-        ).scalar_one()
-        if query.count == 0 or total < query.start_index:
-            return total, []
-        return total, self.page(segment, query.start_index - 1, query.count)
-
-    def page(self, segment: Segment, offset: int, limit: int) -> list[ScimGroup]:
-        rows = self.session.execute(
-            select(ScimGroup)
-            .where(segment.condition)
-            .order_by(*order_by(segment.keys))
-            .offset(offset)
-            .limit(limit)
-        ).scalars()
-        return list(rows)
+        total, items = index_list(self.session, [segment], query.start_index - 1, query.count)
+        return total, [row for _, row in items]
 
     @staticmethod
     def sort_column(sort_by: str) -> Any:

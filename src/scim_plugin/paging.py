@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import and_, bindparam, false, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from . import errors
+from .extension import signing_keys
 
 _SALT = "scim-plugin.cursor"
 
@@ -140,13 +140,8 @@ class CursorCodec:
 
     def __init__(self, timeout: int) -> None:
         self.timeout = timeout
-
-    def _serializer(self) -> URLSafeTimedSerializer:
-        keys = [current_app.secret_key, *(current_app.config.get("SECRET_KEY_FALLBACKS") or ())]
-        if not keys[0]:
-            raise RuntimeError("SECRET_KEY must be set to sign SCIM cursors")
-        # itsdangerous signs with the last key and accepts any.
-        return URLSafeTimedSerializer(list(reversed(keys)), salt=_SALT)
+        # itsdangerous signs with the last key and accepts any; ours come newest first.
+        self._serializer = URLSafeTimedSerializer(list(reversed(signing_keys())), salt=_SALT)
 
     def issue(self, scope: str, position: Position, total: int | None) -> str:
         payload = {
@@ -157,11 +152,11 @@ class CursorCodec:
             "i": int(position.inclusive),
             "n": total,
         }
-        return str(self._serializer().dumps(payload))
+        return str(self._serializer.dumps(payload))
 
     def read(self, cursor: str, scope: str) -> tuple[Position, int | None]:
         try:
-            payload = self._serializer().loads(cursor, max_age=self.timeout)
+            payload = self._serializer.loads(cursor, max_age=self.timeout)
         except SignatureExpired:
             raise errors.ExpiredCursor(
                 f"The cursor has expired: request pages within {self.timeout} seconds of each other, "
@@ -233,13 +228,6 @@ def _seek(
     return [segment.split(row) for row in session.execute(statement).all()]
 
 
-def _count(session: Session, segments: Sequence[Segment]) -> int:
-    return sum(
-        session.execute(select(func.count()).select_from(s.model).where(s.condition)).scalar_one()
-        for s in segments
-    )
-
-
 def cursor_list(
     session: Session,
     segments: Sequence[Segment],
@@ -269,7 +257,7 @@ def cursor_list(
     if backwards:
         found.reverse()
     if total is None:
-        total = len(found) if position is None and not more else _count(session, segments)
+        total = len(found) if position is None and not more else sum(_count(session, s) for s in segments)
 
     def at(item: tuple[int, Any, tuple[Any, ...]], back: bool) -> str:
         return codec.issue(scope, Position(item[0], item[2], back), total)
@@ -288,27 +276,38 @@ def cursor_list(
     return CursorPage([(index, row) for index, row, _ in found], total, following, previous)
 
 
+def _count(session: Session, segment: Segment) -> int:
+    return session.execute(
+        select(func.count()).select_from(segment.model).where(segment.condition)
+    ).scalar_one()
+
+
+def _slice(session: Session, segment: Segment, offset: int, limit: int) -> list[Any]:
+    statement = segment.select().where(segment.condition).order_by(*order_by(segment.keys))
+    return [segment.split(row)[0] for row in session.execute(statement.offset(offset).limit(limit)).all()]
+
+
 def index_list(
     session: Session, segments: Sequence[Segment], offset: int, limit: int
 ) -> tuple[int, list[tuple[int, Any]]]:
-    """An index page (RFC 7644 §3.4.2.4) over ``segments``: each is counted, then only its slice read."""
+    """An index page (RFC 7644 §3.4.2.4) over ``segments``: each is counted, then only its slice read.
+
+    One segment is read first: a first page that is not full already tells the total (every IdP
+    lookup by userName or externalId), so the COUNT, a round trip, runs only otherwise.
+    """
+    if len(segments) == 1:
+        rows = _slice(session, segments[0], offset, limit) if limit > 0 else []
+        total = len(rows) if offset == 0 and len(rows) < limit else _count(session, segments[0])
+        return total, [(0, row) for row in rows]
     items: list[tuple[int, Any]] = []
     skipped = 0
     total = 0
     for index, segment in enumerate(segments):
-        size = session.execute(select(func.count()).select_from(segment.model).where(segment.condition))
-        count = size.scalar_one()
+        count = _count(session, segment)
         total += count
         wanted = limit - len(items)
         start = max(offset - skipped, 0)
         if wanted > 0 and start < count:
-            rows = session.execute(
-                segment.select()
-                .where(segment.condition)
-                .order_by(*order_by(segment.keys))
-                .offset(start)
-                .limit(wanted)
-            ).all()
-            items += [(index, segment.split(row)[0]) for row in rows]
+            items += [(index, row) for row in _slice(session, segment, start, wanted)]
         skipped += count
     return total, items

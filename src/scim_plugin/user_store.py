@@ -21,7 +21,7 @@ from . import errors
 from .extension import ScimState
 from .filters import Compare, Node
 from .models import ScimGroup, ScimGroupMember, ScimUser, ScimUserValue, new_id, utcnow
-from .paging import Segment, SortKey, list_keys, order_by
+from .paging import Segment, SortKey, index_list, list_keys
 from .patch import apply_patch
 from .resources import check_immutable, format_datetime, merge_for_put, normalize_input
 from .schemas import ENTERPRISE_USER_URN, PERMISSIONS_URN, USER_RESOURCE
@@ -138,28 +138,8 @@ class UserStore:
             params = {"tenant_id": self.tenant_id, "user_name_norm": fold(user_name)}
             rows = list(self.session.execute(_BY_USER_NAME, params).all())
             return len(rows), rows
-        segment = self.segment(query)
-
-        def count() -> int:
-            total = select(func.count()).select_from(ScimUser).where(segment.condition)
-            return self.session.execute(total).scalar_one()
-
-        if query.count == 0:
-            return count(), []
-        rows = list(
-            self.session.execute(
-                segment.select()
-                .where(segment.condition)
-                .order_by(*order_by(segment.keys))
-                .offset(query.start_index - 1)
-                .limit(query.count)
-            ).all()
-        )
-        # A first page that is not full already tells the total (every lookup by userName or externalId):
-        # the COUNT query, a round trip on every IdP lookup, is only needed otherwise.
-        if query.start_index == 1 and len(rows) < query.count:
-            return len(rows), rows
-        return count(), rows
+        total, items = index_list(self.session, [self.segment(query)], query.start_index - 1, query.count)
+        return total, [row for _, row in items]
 
     def _sort_column(self, sort_by: str) -> Any:
         from .schemas import resolve_path

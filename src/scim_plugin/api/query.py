@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import flask
@@ -193,3 +193,13 @@ def list_body(
             body["previousCursor"] = page.previous_cursor
     body["Resources"] = resources
     return body
+
+
+def patch_reply(etag_value: str, resource: Callable[[], flask.Response]) -> flask.Response:
+    """A PATCH's answer: ``200`` with the resource, or ``204`` (Entra's recommendation) when
+    ``SCIM_PATCH_RESPONSE`` says so and the client named no ``attributes`` to see (RFC 7644 §3.5.2)."""
+    config = get_state().config
+    attributes, _ = projection(flask.request, config)
+    if config.patch_response == 204 and attributes is None:
+        return flask.Response(status=204, headers={"ETag": etag_value})
+    return resource()

@@ -22,6 +22,7 @@ from .query import (
     list_body,
     list_query,
     patch_operations,
+    patch_reply,
     projection,
     refuse_search_path,
     search_body,
@@ -187,10 +188,7 @@ def patch_user(user_id: str) -> Response:
             name = "user.reactivated" if row.active else "user.deactivated"
         defer_event(name, row.tenant_id, id=row.id)
     g.scim_resource_id = row.id
-    attributes, _ = _projection_args()
-    if get_state().config.patch_response == 204 and attributes is None:
-        return Response(status=204, headers={"ETag": etag(row.version)})
-    return _resource_response(row)
+    return patch_reply(etag(row.version), lambda: _resource_response(row))
 
 
 def delete_user(user_id: str) -> Response:

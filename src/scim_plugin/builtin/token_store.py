@@ -8,27 +8,17 @@ touching the database. The last-used time and address are written at most once p
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from datetime import timedelta
 
-from flask import current_app, g
+from flask import g
 from sqlalchemy import bindparam, select, update
 
 from ..auth import TokenRejected
-from ..extension import get_state
+from ..extension import get_state, signing_keys
 from ..markers import hookimpl
 from ..models import TenantSettings, Token, utcnow
 from ..seam import IssuedCredential, TokenIdentity
 from ..tokens import TokenInvalid, issue_token, parse_token, verify_secret
-
-
-def signing_keys() -> Sequence[str | bytes]:
-    """The app secret and its fallbacks, newest first, so rotating ``SECRET_KEY`` keeps tokens valid."""
-    keys = [current_app.secret_key, *(current_app.config.get("SECRET_KEY_FALLBACKS") or ())]
-    usable = [key for key in keys if key]
-    if not usable:
-        raise RuntimeError("SECRET_KEY must be set to issue or verify SCIM tokens")
-    return usable
 
 
 @hookimpl
