@@ -404,7 +404,7 @@ def run_database(kind: str, args: argparse.Namespace, work: Path) -> dict[str, A
         def data_for(phase: str) -> Path:
             if phase != "delete":
                 return data["plugin"]
-            return write_ids(work / "delete-profile.tsv", seed.plugin_users(host, TENANT, "bench-post-%"))
+            return write_ids(work / "delete-profile.tsv", seed.plugin_users(host, TENANT, "gone%"))
 
         return profile_workers(servers["plugin"], kind, phases, args, work, data_for, token, run_wrk)
 
@@ -464,11 +464,24 @@ def run_database(kind: str, args: argparse.Namespace, work: Path) -> dict[str, A
             entry: dict[str, Any] = {"phase": phase, "label": LABELS[phase], "n": sizes[0]}
             sources: dict[str, list[Path]] = {app: [data[app]] * args.repeat for app in servers}
             if phase == "delete":
+                # Its own pool of seeded users, larger than a round can delete: deleting the users the
+                # POST phase created would cap DELETE at POST's rate (wrk counts a thread that ran out
+                # of ids as idle until the end of the round).
+                posted = [p[app]["rps"] for p in phases if p["phase"] == "post" for app in servers]
+                per_round = int(max([500.0, *posted]) * 2 * args.duration / args.repeat) + 100
+                started = time.perf_counter()
+                seed.seed_plugin(host, TENANT, 0, per_round * args.repeat, prefix="gone")
+                seed.seed_ceiling(ceiling, 0, per_round * args.repeat, prefix="gone")
+                analyze(url)
+                log(
+                    f"{kind}: {per_round * args.repeat} users to delete seeded per app in "
+                    f"{time.perf_counter() - started:.1f}s"
+                )
                 for app in servers:
                     rows = (
-                        seed.plugin_users(host, TENANT, "bench-post-%")
+                        seed.plugin_users(host, TENANT, "gone%")
                         if app == "plugin"
-                        else seed.ceiling_users(ceiling, "bench-post-%")
+                        else seed.ceiling_users(ceiling, "gone%")
                     )
                     entry[f"{app}_pool"] = len(rows)
                     sources[app] = [
@@ -564,6 +577,12 @@ def verdicts(results: list[dict[str, Any]]) -> list[str]:
                 if entry[app]["errors"]:
                     misses.append(
                         f"{db['database']}: {entry['phase']} {app} had {entry[app]['errors']} errors"
+                    )
+                pool = entry.get(f"{app}_pool")
+                if pool is not None and entry[app]["requests"] >= pool:
+                    misses.append(
+                        f"{db['database']}: {entry['phase']} {app} used up its {pool} ids: its rate is "
+                        "a lower bound (run again; the pool follows the POST rate)"
                     )
         for entry in db["growth"]:
             for app in ("plugin", "ceiling"):
@@ -681,7 +700,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile-phases",
         default=",".join(p for p in PHASES if p != "member"),
-        help="phases to profile (post before delete; not member)",
+        help="phases to profile (delete uses the delete phase's leftover pool; not member)",
     )
     parser.add_argument(
         "--keep-db",

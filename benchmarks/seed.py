@@ -42,13 +42,13 @@ CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 BATCH = 5000
 
 
-def user_name(i: int) -> str:
-    return f"user{i:06d}@bench.example"
+def user_name(i: int, prefix: str = "user") -> str:
+    return f"{prefix}{i:06d}@bench.example"
 
 
-def user_body(i: int) -> dict[str, Any]:
+def user_body(i: int, prefix: str = "user") -> dict[str, Any]:
     """The SCIM body of seeded user ``i`` (what an IdP would POST)."""
-    name = user_name(i)
+    name = user_name(i, prefix)
     return {
         "schemas": [CORE_USER, ENTERPRISE_USER_URN],
         "userName": name,
@@ -83,9 +83,11 @@ def _value_rows(user_id: str, tenant_id: str, resource: dict[str, Any]) -> list[
     return rows
 
 
-def build_user(i: int, tenant_id: str) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+def build_user(
+    i: int, tenant_id: str, prefix: str = "user"
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
     """(scim_users row without host_user_id, scim_user_values rows, host users row) for user ``i``."""
-    resource = normalize_input(user_body(i), USER_RESOURCE)
+    resource = normalize_input(user_body(i, prefix), USER_RESOURCE)
     resource.pop("password", None)
     resource.setdefault("active", True)
     for key in ("id", "meta", "groups"):
@@ -144,14 +146,17 @@ def host_template(app: Flask, slug: str) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in HOST_SKIP}
 
 
-def seed_plugin(app: Flask, slug: str, start: int, stop: int) -> None:
-    """Bulk-insert users ``start..stop-1`` of tenant ``slug`` (user 0 must come from the API)."""
+def seed_plugin(app: Flask, slug: str, start: int, stop: int, prefix: str = "user") -> None:
+    """Bulk-insert users ``start..stop-1`` of tenant ``slug`` (user 0 must come from the API).
+
+    ``prefix`` starts their userNames: other than ``user``, a pool apart from the tenant's users.
+    """
     tenant_id, workspace_id = tenant_of(app, slug)
     template = host_template(app, slug)
     with app.app_context():
         session = host_db.session
         for low in range(start, stop, BATCH):
-            built = [build_user(i, tenant_id) for i in range(low, min(low + BATCH, stop))]
+            built = [build_user(i, tenant_id, prefix) for i in range(low, min(low + BATCH, stop))]
             session.execute(insert(User), [{**template, **host} for _, _, host in built])
             emails = [host["email"] for _, _, host in built]
             host_ids = dict(session.execute(select(User.email, User.id).where(User.email.in_(emails))).all())
@@ -229,7 +234,7 @@ def verify_against_api(app: Flask, slug: str, i: int) -> list[str]:
     return problems
 
 
-def seed_ceiling(app: Flask, start: int, stop: int) -> None:
+def seed_ceiling(app: Flask, start: int, stop: int, prefix: str = "user") -> None:
     from .ceiling import CeilingUser, db
 
     with app.app_context():
@@ -240,7 +245,7 @@ def seed_ceiling(app: Flask, start: int, stop: int) -> None:
                 [
                     {
                         "id": str(uuid.uuid4()),
-                        "email": user_name(i),
+                        "email": user_name(i, prefix),
                         "given_name": f"Given{i}",
                         "family_name": f"Family{i}",
                         "active": True,

@@ -40,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "SCIM_MAX_GROUP_MEMBERS_RETURNED": 10_000,
     "SCIM_BULK_MAX_OPERATIONS": 1000,
     "SCIM_BULK_MAX_PAYLOAD_BYTES": 1024 * 1024,
+    "SCIM_SQLITE_WRITER_QUEUE": True,
     "SCIM_PLUGINS": (),
     "SCIM_BLOCKED_PLUGINS": (),
 }
@@ -104,6 +105,8 @@ class ScimConfig:
     # POST /Bulk (RFC 7644 §3.7): most operations per request (0 turns /Bulk off) and its body limit.
     bulk_max_operations: int = 1000
     bulk_max_payload_bytes: int = 1024 * 1024
+    # SQLite files: writers queue on a lock file instead of polling SQLite's busy handler (sqlite_writers).
+    sqlite_writer_queue: bool = True
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> ScimConfig:
@@ -167,9 +170,10 @@ class ScimConfig:
             raise ConfigError(
                 "SCIM_RATE_LIMIT_STORAGE_URI", f"must be a storage URI such as 'memory://', got {storage!r}"
             )
-        audit_reads = get("SCIM_AUDIT_READS")
-        if not isinstance(audit_reads, bool):
-            raise ConfigError("SCIM_AUDIT_READS", f"must be true or false, got {audit_reads!r}")
+        audit_reads, writer_queue = get("SCIM_AUDIT_READS"), get("SCIM_SQLITE_WRITER_QUEUE")
+        for key, flag in (("SCIM_AUDIT_READS", audit_reads), ("SCIM_SQLITE_WRITER_QUEUE", writer_queue)):
+            if not isinstance(flag, bool):
+                raise ConfigError(key, f"must be true or false, got {flag!r}")
 
         max_results = integer("SCIM_MAX_RESULTS", 1, 100_000)
         page_size = integer("SCIM_DEFAULT_PAGE_SIZE", 1, 100_000)
@@ -201,4 +205,5 @@ class ScimConfig:
             cursor_timeout=integer("SCIM_CURSOR_TIMEOUT", 10, 7 * 24 * 3600),
             bulk_max_operations=integer("SCIM_BULK_MAX_OPERATIONS", 0, 100_000),
             bulk_max_payload_bytes=integer("SCIM_BULK_MAX_PAYLOAD_BYTES", 1024, 1024 * 1024 * 1024),
+            sqlite_writer_queue=writer_queue,
         )

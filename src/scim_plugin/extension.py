@@ -122,6 +122,12 @@ class ScimPlugin:
             rate_limiter=TenantRateLimiter(config.rate_limit, config.rate_limit_storage_uri),
         )
         app.extensions[EXTENSION_KEY] = state
+        if config.sqlite_writer_queue:
+            from . import sqlite_writers
+
+            with app.app_context():
+                for engine in db.engines.values():
+                    sqlite_writers.install(engine)
 
         from .cli import scim_cli
 
