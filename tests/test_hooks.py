@@ -132,6 +132,29 @@ def test_hook_scim_create_user(app: Flask, scim: ScimClient, register: Register)
     assert len(scim_users(app)) == 1
 
 
+def test_a_host_unique_violation_in_scim_create_user_is_a_409(
+    app: Flask, scim: ScimClient, register: Register
+) -> None:
+    # A host that inserts without looking first (or loses a race to a concurrent create) lets its own
+    # unique index fail: that is the request's 409, not a 500, and nothing is written.
+    create(scim)
+
+    class Naive:
+        @hookimpl(tryfirst=True)
+        def scim_create_user(self, tenant_id: str, user: Any) -> str:
+            db.session.execute(
+                User.__table__.insert().values(company_id=int(tenant_id), email="jane@acme.example")
+            )
+            return "never reached"
+
+    register(Naive())
+    r = scim.post("/Users", json=user_body("bob@acme.example"))
+    assert r.status_code == 409, r.get_json()
+    assert r.get_json()["scimType"] == "uniqueness"
+    assert host_user(app, "bob@acme.example") is None
+    assert len(scim_users(app)) == 1
+
+
 def test_hook_scim_update_user(app: Flask, scim: ScimClient, register: Register) -> None:
     created = create(scim)
     r = scim.put(f"/Users/{created['id']}", json=user_body(department="Marketing"))

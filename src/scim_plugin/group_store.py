@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, insert, literal, select, update
+from sqlalchemy import String, and_, bindparam, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -184,8 +184,8 @@ class GroupStore:
         """The tenant's group; ``lock`` (writes) takes its row lock, so that concurrent membership
         changes to one group queue up instead of failing each other's version check (PostgreSQL; SQLite
         serialises writers anyway)."""
-        stmt = select(ScimGroup).where(ScimGroup.tenant_id == self.tenant_id, ScimGroup.id == group_id)
-        row = self.session.execute(stmt.with_for_update() if lock else stmt).scalar_one_or_none()
+        params = {"tenant": self.tenant_id, "group": group_id}
+        row = self.session.execute(_GROUP_LOCKED if lock else _GROUP, params).scalar_one_or_none()
         if row is None:
             raise errors.NotFound(f"Group {group_id} not found.")
         return row
@@ -276,12 +276,7 @@ class GroupStore:
 
     def is_mapped(self, group_id: str) -> bool:
         return (
-            self.session.execute(
-                select(ScimGroupMapping.group_id).where(
-                    ScimGroupMapping.tenant_id == self.tenant_id, ScimGroupMapping.group_id == group_id
-                )
-            ).first()
-            is not None
+            self.session.execute(_MAPPED, {"tenant": self.tenant_id, "group": group_id}).first() is not None
         )
 
     # -- writes --------------------------------------------------------------------------------------
@@ -378,11 +373,7 @@ class GroupStore:
             return
         known: set[str] = set()
         for part in chunks(wanted):
-            known.update(
-                self.session.execute(
-                    select(ScimUser.id).where(ScimUser.tenant_id == self.tenant_id, ScimUser.id.in_(part))
-                ).scalars()
-            )
+            known.update(self.session.execute(_KNOWN, {"tenant": self.tenant_id, "ids": part}).scalars())
         unknown = [i for i in wanted if i not in known]
         if unknown:
             shown = ", ".join(f'"{i}"' for i in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
@@ -392,21 +383,8 @@ class GroupStore:
         """``INSERT ... SELECT`` the ids that are users of the tenant and not members yet."""
         added = 0
         for part in chunks(list(ids)):
-            already = exists(
-                select(ScimGroupMember.member_id).where(
-                    ScimGroupMember.group_id == group_id, ScimGroupMember.member_id == ScimUser.id
-                )
-            )
-            source = select(literal(group_id), ScimUser.id, literal(self.tenant_id)).where(
-                ScimUser.tenant_id == self.tenant_id, ScimUser.id.in_(part), ~already
-            )
-            # RETURNING, not rowcount: psycopg reports -1 for INSERT ... SELECT.
-            result = self.session.execute(
-                insert(ScimGroupMember)
-                .from_select(["group_id", "member_id", "tenant_id"], source)
-                .returning(ScimGroupMember.member_id)
-            )
-            added += len(result.all())
+            params = {"tenant": self.tenant_id, "group": group_id, "ids": list(part)}
+            added += len(self.session.execute(_ADD, params).all())
         return added
 
     def _remove(self, group_id: str, ids: Sequence[str] | None) -> int:
@@ -416,10 +394,8 @@ class GroupStore:
             return result.rowcount or 0  # type: ignore[attr-defined]
         removed = 0
         for part in chunks(list(ids)):
-            result = self.session.execute(
-                delete(ScimGroupMember).where(scope, ScimGroupMember.member_id.in_(part))
-            )
-            removed += result.rowcount or 0  # type: ignore[attr-defined]
+            params = {"tenant": self.tenant_id, "group": group_id, "ids": list(part)}
+            removed += self.session.execute(_REMOVE, params).rowcount or 0  # type: ignore[attr-defined]
         return removed
 
     def _replace(self, group_id: str, ids: Sequence[str]) -> tuple[int, int]:
@@ -541,13 +517,23 @@ class GroupStore:
         if same and not (added or removed):
             return False
         now = utcnow()
-        moved = {"version": ScimGroup.version + 1, "member_count": ScimGroup.member_count + (added - removed)}
-        condition = [ScimGroup.tenant_id == self.tenant_id, ScimGroup.id == row.id]
         if same and if_match is None:
-            values: dict[str, Any] = {}
-        else:
-            values = {**self._columns(new), "resource": new}
-            condition.append(ScimGroup.version == row.version)
+            # The members alone (every IdP membership PATCH): one prepared statement.
+            params = {"tenant": self.tenant_id, "group": row.id, "delta": added - removed, "now": now}
+            moved_only = self.session.execute(_MEMBERS_MOVED, params).one_or_none()
+            if moved_only is None:
+                raise errors.NotFound(f"Group {row.id} not found.")
+            set_committed_value(row, "version", moved_only.version)
+            set_committed_value(row, "member_count", moved_only.member_count)
+            set_committed_value(row, "updated_at", now)
+            return True
+        moved = {"version": ScimGroup.version + 1, "member_count": ScimGroup.member_count + (added - removed)}
+        condition = [
+            ScimGroup.tenant_id == self.tenant_id,
+            ScimGroup.id == row.id,
+            ScimGroup.version == row.version,
+        ]
+        values = {**self._columns(new), "resource": new}
         try:
             written = self.session.execute(
                 update(ScimGroup)
@@ -570,6 +556,53 @@ class GroupStore:
             set_committed_value(row, column, value)
         set_committed_value(row, "updated_at", now)
         return True
+
+
+# Statements of every membership PATCH, built once (building them per request costs more than running
+# them); ``ids`` are expanding parameters.
+_GROUP = select(ScimGroup).where(
+    ScimGroup.tenant_id == bindparam("tenant"), ScimGroup.id == bindparam("group")
+)
+_GROUP_LOCKED = _GROUP.with_for_update()
+_MAPPED = select(ScimGroupMapping.group_id).where(
+    ScimGroupMapping.tenant_id == bindparam("tenant"), ScimGroupMapping.group_id == bindparam("group")
+)
+_KNOWN = select(ScimUser.id).where(
+    ScimUser.tenant_id == bindparam("tenant"), ScimUser.id.in_(bindparam("ids", expanding=True))
+)
+_MEMBER_TABLE, _GROUP_TABLE = ScimGroupMember.__table__, ScimGroup.__table__
+# RETURNING, not rowcount: psycopg reports -1 for INSERT ... SELECT.
+_ADD = (
+    insert(_MEMBER_TABLE)
+    .from_select(
+        ["group_id", "member_id", "tenant_id"],
+        select(bindparam("group", type_=String), ScimUser.id, bindparam("tenant", type_=String)).where(
+            ScimUser.tenant_id == bindparam("tenant"),
+            ScimUser.id.in_(bindparam("ids", expanding=True)),
+            ~exists(
+                select(_MEMBER_TABLE.c.member_id).where(
+                    _MEMBER_TABLE.c.group_id == bindparam("group"), _MEMBER_TABLE.c.member_id == ScimUser.id
+                )
+            ),
+        ),
+    )
+    .returning(_MEMBER_TABLE.c.member_id)
+)
+_REMOVE = delete(_MEMBER_TABLE).where(
+    _MEMBER_TABLE.c.tenant_id == bindparam("tenant"),
+    _MEMBER_TABLE.c.group_id == bindparam("group"),
+    _MEMBER_TABLE.c.member_id.in_(bindparam("ids", expanding=True)),
+)
+_MEMBERS_MOVED = (
+    update(_GROUP_TABLE)
+    .where(_GROUP_TABLE.c.tenant_id == bindparam("tenant"), _GROUP_TABLE.c.id == bindparam("group"))
+    .values(
+        version=_GROUP_TABLE.c.version + 1,
+        member_count=_GROUP_TABLE.c.member_count + bindparam("delta"),
+        updated_at=bindparam("now"),
+    )
+    .returning(_GROUP_TABLE.c.version, _GROUP_TABLE.c.member_count)
+)
 
 
 def group_meta(row: ScimGroup, location: str) -> dict[str, Any]:

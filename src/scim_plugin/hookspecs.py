@@ -39,10 +39,10 @@ if TYPE_CHECKING:
 def scim_create_user(tenant_id: str, user: UserChange) -> str | None:
     """Create the host user for a newly provisioned SCIM user and return its host id.
 
-    Runs inside the provisioning transaction: raise a :class:`~scim_plugin.errors.ScimError` (for
-    example ``InvalidValue`` naming an unknown workspace, or ``Uniqueness`` for a taken email) to
-    refuse, and nothing is written. The first non-``None`` result wins; ``None`` means "not mine".
-    If no implementation answers, the request fails with 501.
+    Runs inside the provisioning transaction, before the SCIM row is written: raise a
+    :class:`~scim_plugin.errors.ScimError` (for example ``InvalidValue`` naming an unknown workspace, or
+    ``Uniqueness`` for a taken email) to refuse, and nothing is written. The first non-``None``
+    result wins; ``None`` means "not mine". If no implementation answers, the request fails with 501.
     """
 
 
@@ -60,8 +60,10 @@ def scim_update_user(tenant_id: str, host_user_id: str, user: UserChange) -> boo
 def scim_delete_user(tenant_id: str, host_user_id: str) -> bool | None:
     """Delete (deprovision) the host user.
 
-    Raise :class:`~scim_plugin.errors.HostRefused` to refuse (for example for a company's last user);
-    the SCIM resource is then kept. Return ``True`` when handled; the first non-``None`` result wins.
+    Runs inside the provisioning transaction, after the SCIM row's DELETE. Raise
+    :class:`~scim_plugin.errors.HostRefused` to refuse (for example for a company's last user); the
+    request rolls back and the SCIM resource is kept. Return ``True`` when handled; the first
+    non-``None`` result wins.
     """
 
 

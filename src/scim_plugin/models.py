@@ -126,7 +126,8 @@ class ScimUser(ScimBase):
     """The SCIM view of a provisioned user, linked to the host user.
 
     ``resource`` holds the canonical SCIM document; the ``*_norm`` columns are lower-cased copies of
-    the attributes IdPs filter on, so those filters run on indexes.
+    the attributes IdPs filter on, so those filters run on indexes. ``body`` is that document as a
+    response shows it by default (``user_store.rendered_body``), so list pages splice stored text.
     """
 
     __tablename__ = "scim_users"
@@ -150,6 +151,8 @@ class ScimUser(ScimBase):
     # None when the client removed the attribute (the host then keeps the user active).
     active: Mapped[bool | None] = mapped_column(Boolean)
     resource: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # None for rows written before revision 0004: they are rendered from ``resource``.
+    body: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -201,6 +201,15 @@ class Segment:
     def select(self, *extra: Any) -> Any:
         return select(*(self.columns or (self.model,)), *extra)
 
+    def rows(self, session: Session, statement: Any) -> Any:
+        """Run one of this segment's reads. Plain columns skip the ORM's row processing (a sixth of a
+        page of 100): they run on the session's connection, after anything pending is flushed."""
+        if not self.columns:
+            return session.execute(statement)
+        if session.new or session.dirty or session.deleted:
+            session.flush()
+        return session.connection(bind_arguments={"mapper": self.model}).execute(statement)
+
     def split(self, row: Any) -> tuple[Any, tuple[Any, ...]]:
         """(the listed item, the key values selected after it)."""
         width = len(self.columns) if self.columns else 1
@@ -225,7 +234,7 @@ def _seek(
         condition = and_(condition, after(keys, start.values, inclusive=start.inclusive))
     statement = segment.select(*(key.expr for key in segment.keys)).where(condition)
     statement = statement.order_by(*order_by(keys)).limit(limit)
-    return [segment.split(row) for row in session.execute(statement).all()]
+    return [segment.split(row) for row in segment.rows(session, statement).all()]
 
 
 def cursor_list(
@@ -284,7 +293,8 @@ def _count(session: Session, segment: Segment) -> int:
 
 def _slice(session: Session, segment: Segment, offset: int, limit: int) -> list[Any]:
     statement = segment.select().where(segment.condition).order_by(*order_by(segment.keys))
-    return [segment.split(row)[0] for row in session.execute(statement.offset(offset).limit(limit)).all()]
+    rows = segment.rows(session, statement.offset(offset).limit(limit)).all()
+    return [segment.split(row)[0] for row in rows]
 
 
 def index_list(

@@ -141,9 +141,10 @@ def parse_datetime(text: str) -> datetime:
 
 def format_datetime(value: datetime) -> str:
     """The canonical form of a date-time: UTC with a ``Z`` suffix, e.g. ``2024-11-11T16:20:00Z``."""
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    timespec = "microseconds" if aware.microsecond else "seconds"
-    return aware.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+    if value.tzinfo is not UTC:  # what the database hands back already is UTC: no conversion
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    # A UTC ISO string ends in "+00:00".
+    return value.isoformat(timespec="microseconds" if value.microsecond else "seconds")[:-6] + "Z"
 
 
 def format_braze_datetime(value: str | datetime | None) -> str:

@@ -9,6 +9,9 @@ are settled by the database, not by a read-then-write check.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -23,7 +26,7 @@ from .filters import Compare, Node
 from .models import ScimGroup, ScimGroupMember, ScimUser, ScimUserValue, new_id, utcnow
 from .paging import Segment, SortKey, index_list, list_keys
 from .patch import apply_patch
-from .resources import check_immutable, format_datetime, merge_for_put, normalize_input
+from .resources import check_immutable, format_datetime, merge_for_put, normalize_input, render
 from .schemas import ENTERPRISE_USER_URN, PERMISSIONS_URN, USER_RESOURCE
 from .seam import Permissions, Ref, TeamGrant, UserChange, WorkspaceGrant
 from .sql_filters import VALUE_TABLE_ATTRIBUTES, FilterCompiler, fold
@@ -51,6 +54,54 @@ LISTED = (
     ScimUser.created_at,
     ScimUser.updated_at,
 )
+# The same with the stored default document instead of ``resource``: list pages without a projection.
+LISTED_BODY = (*LISTED[:3], ScimUser.body, *LISTED[4:])
+
+# ``scim_users.body`` starts with this: the schema (and format) it was rendered under. A row written
+# under another one is rendered from ``resource`` as if it had no body.
+BODY_PREFIX = hashlib.sha256(f"body/1 {USER_RESOURCE!r}".encode()).hexdigest()[:16] + ":"
+
+
+def rendered_body(resource: dict[str, Any]) -> str:
+    """What ``scim_users.body`` holds for ``resource`` (stored without id, meta and groups): the
+    default projection of it, as JSON, after ``BODY_PREFIX``."""
+    shown = render(resource, USER_RESOURCE, copy=False)
+    return BODY_PREFIX + json.dumps(shown, ensure_ascii=False, separators=(",", ":"))
+
+
+def stored_document(row: Any, prefix: str, groups: list[dict[str, Any]] | None = None) -> str | None:
+    """The JSON text of a user's default response from its stored ``body`` (``id``, ``meta`` with
+    ``prefix`` + id as its location, and ``groups`` spliced in), or ``None`` when the row has no
+    current body. Equal to ``json.dumps`` of ``meta`` and ``document``, without building them."""
+    body = row.body
+    if body is None or not body.startswith(BODY_PREFIX) or not body.endswith("}"):
+        return None
+    inner = body[len(BODY_PREFIX) + 1 : -1]
+    # Timestamps, the integer version and ids of the usual characters need no escaping.
+    user_id = row.id if _PLAIN.match(row.id) else _dumps(row.id)[1:-1]
+    location = _dumps(prefix)[1:-1] + user_id
+    extra = f',"groups":{_dumps(groups)}' if groups else ""
+    meta_text = (
+        f'{{"resourceType":"User","created":"{format_datetime(row.created_at)}",'
+        f'"lastModified":"{format_datetime(row.updated_at)}","location":"{location}",'
+        f'"version":"W/\\"{int(row.version)}\\""}}'
+    )
+    return f'{{"id":"{user_id}"{"," if inner else ""}{inner}{extra},"meta":{meta_text}}}'
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9._~-]*\Z")
+
+
+def stored_resource(row: Any) -> dict[str, Any] | None:
+    """A user's stored default document (``body``) as a dict, or ``None`` when it has no current one."""
+    body = row.body
+    if body is None or not body.startswith(BODY_PREFIX):
+        return None
+    return json.loads(body[len(BODY_PREFIX) :])  # type: ignore[no-any-return]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -109,37 +160,52 @@ class UserStore:
             raise errors.NotFound(f"User {user_id} not found.")
         return row
 
-    def read(self, user_id: str) -> Any:
-        """The user as a read-only ``LISTED`` row (GET by id); ``get`` returns the object writes need."""
-        row = self.session.execute(_BY_ID, {"tenant_id": self.tenant_id, "user_id": user_id}).first()
+    def read(self, user_id: str, columns: tuple[Any, ...] = LISTED) -> Any:
+        """The user as a read-only ``LISTED`` (or ``LISTED_BODY``) row (GET by id); ``get`` returns the
+        object writes need."""
+        statement = _BY_ID if columns is LISTED else _BY_ID_BODY
+        row = self.session.execute(statement, {"tenant_id": self.tenant_id, "user_id": user_id}).first()
         if row is None:
             raise errors.NotFound(f"User {user_id} not found.")
         return row
 
-    def segment(self, query: ListQuery) -> Segment:
+    def segment(self, query: ListQuery, columns: tuple[Any, ...] = LISTED) -> Segment:
         """The rows ``query`` selects and their order, for index or cursor paging."""
         condition = ScimUser.tenant_id == self.tenant_id
         if query.filter is not None:
             condition = condition & FilterCompiler(USER_RESOURCE).compile(query.filter)
         # Resolve sortBy first: an unknown attribute is an error even when nothing matches.
         column = self._sort_column(query.sort_by) if query.sort_by else None
-        return Segment(ScimUser, condition, self.keys(column, query.descending), LISTED)
+        return Segment(ScimUser, condition, self.keys(column, query.descending), columns)
 
     @staticmethod
     def keys(column: Any, descending: bool) -> list[SortKey]:
         return list_keys(column, descending, ScimUser.created_at, ScimUser.id)
 
-    def search(self, query: ListQuery) -> tuple[int, list[Any]]:
-        """``totalResults`` and the page's rows (the ``LISTED`` columns, read-only)."""
+    def search(self, query: ListQuery, columns: tuple[Any, ...] = LISTED) -> tuple[int, list[Any]]:
+        """``totalResults`` and the page's rows (``columns``: ``LISTED`` or ``LISTED_BODY``, read-only)."""
         user_name = _user_name_lookup(query)
         if user_name is not None:
             # The lookup every IdP sends before each create or update: one prepared statement on the
             # unique index, without compiling the filter (it would compile to the same condition).
             params = {"tenant_id": self.tenant_id, "user_name_norm": fold(user_name)}
-            rows = list(self.session.execute(_BY_USER_NAME, params).all())
+            lookup = _BY_USER_NAME if columns is LISTED else _BY_USER_NAME_BODY
+            rows = list(self.session.execute(lookup, params).all())
             return len(rows), rows
-        total, items = index_list(self.session, [self.segment(query)], query.start_index - 1, query.count)
+        segment = self.segment(query, columns)
+        total, items = index_list(self.session, [segment], query.start_index - 1, query.count)
         return total, [row for _, row in items]
+
+    def resources(self, user_ids: list[str]) -> dict[str, Any]:
+        """``resource`` of these users (of rows listed without it), by id."""
+        if not user_ids:
+            return {}
+        found = self.session.execute(
+            select(ScimUser.id, ScimUser.resource).where(
+                ScimUser.tenant_id == self.tenant_id, ScimUser.id.in_(user_ids)
+            )
+        )
+        return {row.id: row.resource for row in found}
 
     def _sort_column(self, sort_by: str) -> Any:
         from .schemas import resolve_path
@@ -165,17 +231,42 @@ class UserStore:
         # The host user is active unless told otherwise; the document says so too, so that
         # ``active eq true`` and GET agree with what the host has.
         resource.setdefault("active", True)
+        for key in READ_ONLY_KEYS:
+            resource.pop(key, None)
         now = utcnow()
-        row = ScimUser(id=new_id(), tenant_id=self.tenant_id, version=1, created_at=now, updated_at=now)
-        self._fill(row, resource)
-        self.session.add(row)
-        self._flush_unique(row.user_name)
-        self._write_values(row, new=True)
-        host_id = self.state.hook.scim_create_user(tenant_id=self.tenant_id, user=self._change(row, password))
+        values = {
+            "id": new_id(),
+            "tenant_id": self.tenant_id,
+            "resource": resource,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+            **self._columns(resource),
+        }
+        row = ScimUser(**values)  # not added to the session: the INSERT below writes it
+        try:
+            host_id = self.state.hook.scim_create_user(
+                tenant_id=self.tenant_id, user=self._change(row, password)
+            )
+        except IntegrityError as exc:
+            # Two creates of one user race into the host first: the loser's host INSERT trips a unique
+            # index of the host's. That is this request's 409, whether or not the host catches it.
+            if not _unique_violation(exc):
+                raise
+            raise errors.Uniqueness(
+                f'A user with userName "{row.user_name}" already exists (the host refused a duplicate).'
+            ) from None
         if host_id is None:
             raise errors.NotImplementedFeature("No host implementation creates users (scim_create_user).")
-        row.host_user_id = str(host_id)
-        self.session.flush()
+        row.host_user_id = values["host_user_id"] = str(host_id)
+        # The host's rows first, then the SCIM row in one INSERT that already names its host user (no
+        # UPDATE afterwards). A taken userName trips the unique index here, and the error handler rolls
+        # back the host's rows with it (no savepoint, for the reason given in ``_save``).
+        try:
+            self.session.execute(_INSERT_USER, values)
+        except IntegrityError:
+            raise errors.Uniqueness(f'A user with userName "{row.user_name}" already exists.') from None
+        self._write_values(row, new=True)
         return row
 
     def replace(self, user_id: str, body: Any, if_match: str | None) -> ScimUser:
@@ -213,43 +304,36 @@ class UserStore:
         return PatchOutcome(saved, True, was_active)
 
     def delete(self, user_id: str, if_match: str | None) -> None:
-        row = self.read(user_id)
         versions = if_match_versions(if_match)
-        stmt = delete(ScimUser).where(ScimUser.tenant_id == self.tenant_id, ScimUser.id == row.id)
-        if versions is not None:
-            stmt = stmt.where(ScimUser.version.in_(versions or [-1]))
-        if row.host_user_id is not None:
-            handled = self.state.hook.scim_delete_user(
-                tenant_id=self.tenant_id, host_user_id=row.host_user_id
-            )
-            if handled is None:
-                raise errors.NotImplementedFeature("No host implementation deletes users (scim_delete_user).")
+        params = {"tenant": self.tenant_id, "user": user_id}  # not column names: UPDATE ... SET has those
         # The user leaves its groups: their member lists changed, so their versions and counts move on.
-        # Run even for a company that had no group when this request began: one may have been created
-        # since.
-        mine = and_(ScimGroupMember.tenant_id == self.tenant_id, ScimGroupMember.member_id == row.id)
-        self.session.execute(
-            update(ScimGroup)
-            .where(
-                ScimGroup.tenant_id == self.tenant_id,
-                ScimGroup.id.in_(select(ScimGroupMember.group_id).where(mine)),
-            )
-            .values(
-                version=ScimGroup.version + 1, member_count=ScimGroup.member_count - 1, updated_at=utcnow()
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if self.session.get_bind(mapper=ScimUser).dialect.name == "sqlite":
+        # First, while its membership rows exist (they cascade away with the user), and even for a
+        # company that had no group when this request began: one may have been created since.
+        self.session.execute(_LEAVE_GROUPS, {**params, "now": utcnow()})
+        sqlite = self.session.get_bind(mapper=ScimUser).dialect.name == "sqlite"
+        if sqlite:
             # The foreign keys cascade in the database, except on SQLite (only with PRAGMA foreign_keys).
-            self.session.execute(delete(ScimGroupMember).where(mine))
-            if _value_entries(row.resource):
-                self.session.execute(delete(ScimUserValue).where(ScimUserValue.user_id == row.id))
-        result = self.session.execute(stmt.execution_options(synchronize_session=False))
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            if versions is None:
-                # No precondition: the only way to miss is a concurrent DELETE that won.
+            self.session.execute(_DELETE_MEMBERSHIPS, params)
+        # No read first: the DELETE says which host user was behind the row, and whether there was one.
+        if versions is None:
+            gone = self.session.execute(_DELETE_USER, params).first()
+        else:
+            versioned = _DELETE_USER.where(_USERS.c.version.in_(versions or [-1]))
+            gone = self.session.execute(versioned, params).first()
+        if gone is None:
+            exists = {"tenant_id": self.tenant_id, "user_id": user_id}
+            if versions is None or self.session.execute(_EXISTS, exists).first() is None:
+                # Absent, or a concurrent DELETE won.
                 raise errors.NotFound(f"User {user_id} not found.")
             raise errors.PreconditionFailed("The user was changed by someone else (If-Match failed).")
+        if sqlite:
+            self.session.execute(_DELETE_VALUES, params)
+        if gone.host_user_id is not None:
+            # Refused (HostRefused) or failed: the error handler rolls the SCIM side back with it.
+            host_user_id = gone.host_user_id
+            handled = self.state.hook.scim_delete_user(tenant_id=self.tenant_id, host_user_id=host_user_id)
+            if handled is None:
+                raise errors.NotImplementedFeature("No host implementation deletes users (scim_delete_user).")
 
     # -- helpers -------------------------------------------------------------------------------------
 
@@ -288,21 +372,17 @@ class UserStore:
         # A userName taken by another user trips the unique index here. No savepoint: the error handler
         # rolls the whole request back (and on SQLite, pysqlite's RELEASE of a first savepoint would
         # commit the transaction early, so a later failure could no longer be undone).
+        written = {**values, "resource": new, "version": expected + 1, "updated_at": now}
         try:
             result = self.session.execute(
-                update(ScimUser)
-                .where(
-                    ScimUser.tenant_id == self.tenant_id, ScimUser.id == row.id, ScimUser.version == expected
-                )
-                .values(**values, resource=new, version=expected + 1, updated_at=now)
-                .execution_options(synchronize_session=False)
+                _UPDATE_USER, {"tenant": self.tenant_id, "user": row.id, "expected": expected, **written}
             )
         except IntegrityError:
             raise errors.Uniqueness(f'A user with userName "{values["user_name"]}" already exists.') from None
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise _Raced("The user was changed by someone else; fetch it and retry.")
         # The row now holds what was written: no re-read.
-        for column, value in {**values, "resource": new, "version": expected + 1, "updated_at": now}.items():
+        for column, value in written.items():
             set_committed_value(row, column, value)
         self._flush_unique(values["user_name"], previous=previous_name)
         if _value_entries(old) != _value_entries(new):
@@ -339,19 +419,13 @@ class UserStore:
             "given_name_norm": folded(name.get("givenName")),
             "family_name_norm": folded(name.get("familyName")),
             "active": resource["active"] if isinstance(resource.get("active"), bool) else None,
+            "body": rendered_body(resource),
         }
-
-    def _fill(self, row: ScimUser, resource: dict[str, Any]) -> None:
-        for key in READ_ONLY_KEYS:
-            resource.pop(key, None)
-        for column, value in self._columns(resource).items():
-            setattr(row, column, value)
-        row.resource = resource
 
     def _write_values(self, row: ScimUser, *, new: bool) -> None:
         """Mirror the multi-valued attributes into ``scim_user_values`` for filtering."""
         if not new:
-            self.session.execute(delete(ScimUserValue).where(ScimUserValue.user_id == row.id))
+            self.session.execute(_DELETE_VALUES, {"user": row.id})
         rows = []
         for attribute, entry in _value_entries(row.resource):
             value = entry.get("value")
@@ -368,7 +442,7 @@ class UserStore:
                 }
             )
         if rows:
-            self.session.execute(insert(ScimUserValue), rows)
+            self.session.execute(_INSERT_VALUES, rows)
 
     def _permissions(self, resource: dict[str, Any]) -> Permissions:
         """The requested permissions; a user given no workspace joins the tenant's default workspace.
@@ -403,9 +477,58 @@ class UserStore:
 _BY_ID = select(*LISTED).where(
     ScimUser.tenant_id == bindparam("tenant_id"), ScimUser.id == bindparam("user_id")
 )
+_BY_ID_BODY = select(*LISTED_BODY).where(
+    ScimUser.tenant_id == bindparam("tenant_id"), ScimUser.id == bindparam("user_id")
+)
+_EXISTS = select(ScimUser.id).where(
+    ScimUser.tenant_id == bindparam("tenant_id"), ScimUser.id == bindparam("user_id")
+)
+# A user's delete, as statements built once on the tables (no ORM bookkeeping, compiled once).
+_USERS, _GROUPS, _MEMBERS = ScimUser.__table__, ScimGroup.__table__, ScimGroupMember.__table__
+_MEMBER = and_(_MEMBERS.c.tenant_id == bindparam("tenant"), _MEMBERS.c.member_id == bindparam("user"))
+_LEAVE_GROUPS = (
+    update(_GROUPS)
+    .where(
+        _GROUPS.c.tenant_id == bindparam("tenant"),
+        _GROUPS.c.id.in_(select(_MEMBERS.c.group_id).where(_MEMBER)),
+    )
+    .values(
+        version=_GROUPS.c.version + 1, member_count=_GROUPS.c.member_count - 1, updated_at=bindparam("now")
+    )
+)
+_DELETE_MEMBERSHIPS = delete(_MEMBERS).where(_MEMBER)
+_DELETE_USER = (
+    delete(_USERS)
+    .where(_USERS.c.tenant_id == bindparam("tenant"), _USERS.c.id == bindparam("user"))
+    .returning(_USERS.c.host_user_id)
+)
+_VALUES = ScimUserValue.__table__
+_DELETE_VALUES = delete(_VALUES).where(_VALUES.c.user_id == bindparam("user"))
+# Writes: the columns come from the parameters (UPDATE ... SET only the keys given).
+_INSERT_USER = insert(_USERS)
+_INSERT_VALUES = insert(_VALUES)
+_UPDATE_USER = update(_USERS).where(
+    _USERS.c.tenant_id == bindparam("tenant"),
+    _USERS.c.id == bindparam("user"),
+    _USERS.c.version == bindparam("expected"),
+)
 _BY_USER_NAME = select(*LISTED).where(
     ScimUser.tenant_id == bindparam("tenant_id"), ScimUser.user_name_norm == bindparam("user_name_norm")
 )
+_BY_USER_NAME_BODY = select(*LISTED_BODY).where(
+    ScimUser.tenant_id == bindparam("tenant_id"), ScimUser.user_name_norm == bindparam("user_name_norm")
+)
+
+
+def _unique_violation(exc: IntegrityError) -> bool:
+    """Whether ``exc`` is a unique-index violation (not a foreign key, NOT NULL or CHECK one)."""
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) == "23505":  # PostgreSQL
+        return True
+    args = getattr(orig, "args", ())
+    if args and args[0] == 1062:  # MySQL / MariaDB: duplicate entry
+        return True
+    return "UNIQUE constraint failed" in str(orig)  # SQLite
 
 
 def _user_name_lookup(query: ListQuery) -> str | None:

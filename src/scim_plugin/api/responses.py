@@ -12,8 +12,28 @@ from ..errors import ScimError
 SCIM_MEDIA_TYPE = "application/scim+json"
 
 
+class RawJSON(str):
+    """A resource already serialised (a stored document): ``scim_response`` puts it into a list's
+    ``Resources`` as it is."""
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _payload(body: Any) -> str:
+    if isinstance(body, RawJSON):
+        return body
+    resources = body.get("Resources") if isinstance(body, dict) else None
+    if not resources or not any(isinstance(item, RawJSON) for item in resources):
+        return _dumps(body)
+    head = _dumps({key: value for key, value in body.items() if key != "Resources"})
+    items = ",".join(item if isinstance(item, RawJSON) else _dumps(item) for item in resources)
+    return f'{head[:-1]}{"," if len(head) > 2 else ""}"Resources":[{items}]}}'
+
+
 def scim_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    payload = _payload(body)
     response = Response(payload, status=status, mimetype=SCIM_MEDIA_TYPE)
     response.charset = "utf-8"
     for name, value in (headers or {}).items():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Blueprint, Response, g, request
 
@@ -11,10 +11,20 @@ from .. import errors
 from ..auth import ScimContext
 from ..extension import get_state
 from ..group_store import GroupStore
-from ..resources import render, to_braze
-from ..schemas import USER_RESOURCE
+from ..resources import format_datetime, render, to_braze
+from ..schemas import PERMISSIONS_URN, USER_RESOURCE
 from ..seam import Ref
-from ..user_store import UserStore, document, etag, parse_etag
+from ..user_store import (
+    LISTED,
+    LISTED_BODY,
+    UserStore,
+    document,
+    etag,
+    meta,
+    parse_etag,
+    stored_document,
+    stored_resource,
+)
 from .discovery import base_url
 from .query import (
     cursor_page,
@@ -27,7 +37,7 @@ from .query import (
     refuse_search_path,
     search_body,
 )
-from .responses import scim_response
+from .responses import RawJSON, scim_response
 
 
 def defer_event(name: str, tenant_id: str, **data: Any) -> None:
@@ -83,25 +93,70 @@ def _groups(rows: Sequence[Any], attributes: list[str] | None, excluded: list[st
     }
 
 
+def _stored_page(attributes: list[str] | None, excluded: list[str] | None) -> bool:
+    """Whether a page shows the default documents, which ``LISTED_BODY`` rows carry ready-made."""
+    return not attributes and not excluded and not _braze_style()
+
+
 def user_bodies(
-    rows: Sequence[Any], attributes: list[str] | None = None, excluded: list[str] | None = None
-) -> list[dict[str, Any]]:
-    """Response bodies of a page: ``ScimUser`` objects or ``user_store.LISTED`` rows."""
+    rows: Sequence[Any],
+    attributes: list[str] | None = None,
+    excluded: list[str] | None = None,
+    *,
+    stored: bool = False,
+) -> list[Any]:
+    """Response bodies of a page: ``ScimUser`` objects or ``LISTED`` rows; with ``stored``,
+    ``LISTED_BODY`` rows of a default page (``_stored_page``), whose documents come as ``RawJSON``."""
     groups = _groups(rows, attributes, excluded)
     # Worked out once per page, not per user.
     prefix, braze = f"{base_url()}/Users/", _braze_style()
-    bodies = []
-    for row in rows:
-        resource = document(row, prefix + row.id)
-        if row.id in groups:
-            resource["groups"] = groups[row.id]
-        bodies.append(
-            to_braze(resource)
-            if braze
-            # A page is serialised at once and never changed: no defensive copies.
-            else render(resource, USER_RESOURCE, attributes=attributes, excluded=excluded, copy=False)
-        )
+    bodies: list[Any] = []
+    stale: dict[int, Any] = {}
+    for index, row in enumerate(rows):
+        text = stored_document(row, prefix, groups.get(row.id)) if stored else None
+        if text is not None:
+            bodies.append(RawJSON(text))
+        elif stored:
+            bodies.append(None)
+            stale[index] = row
+        else:
+            bodies.append(_rendered(row, prefix, groups, attributes, excluded, braze))
+    if stale:
+        # Rows written before their body existed (or under another schema): from ``resource``.
+        resources = _store().resources([row.id for row in stale.values()])
+        for index, row in stale.items():
+            full = _Listed(*row[:3], resources[row.id], *row[4 : len(LISTED)])
+            bodies[index] = _rendered(full, prefix, groups, attributes, excluded, braze)
     return bodies
+
+
+class _Listed(NamedTuple):
+    """A ``LISTED`` row put together from a ``LISTED_BODY`` row and its ``resource``."""
+
+    id: str
+    tenant_id: str
+    host_user_id: str | None
+    resource: dict[str, Any]
+    version: int
+    created_at: Any
+    updated_at: Any
+
+
+def _rendered(
+    row: Any,
+    prefix: str,
+    groups: dict[str, Any],
+    attributes: list[str] | None,
+    excluded: list[str] | None,
+    braze: bool,
+) -> dict[str, Any]:
+    resource = document(row, prefix + row.id)
+    if row.id in groups:
+        resource["groups"] = groups[row.id]
+    if braze:
+        return to_braze(resource)
+    # A page is serialised at once and never changed: no defensive copies.
+    return render(resource, USER_RESOURCE, attributes=attributes, excluded=excluded, copy=False)
 
 
 def _body(
@@ -109,18 +164,49 @@ def _body(
     attributes: list[str] | None,
     excluded: list[str] | None,
     groups: list[dict[str, Any]] | None,
-) -> dict[str, Any]:
-    """One user as a response shows it, with what the host knows of it (``lastSignInAt``)."""
+) -> Any:
+    """One user as a response shows it, with what the host knows of it (``lastSignInAt``).
+
+    ``row``: a ``ScimUser``, a ``LISTED`` row, or a ``LISTED_BODY`` row (default projection only).
+    """
     last_sign_in = None
     if row.host_user_id is not None:
         info = get_state().hook.scim_host_user_info(tenant_id=row.tenant_id, host_user_id=row.host_user_id)
         last_sign_in = info.last_sign_in_at if info is not None else None
+    if _stored_page(attributes, excluded):
+        stored = _from_body(row, last_sign_in, groups)
+        if stored is not None:
+            return stored
+    if "resource" not in getattr(row, "_fields", ("resource",)):
+        # A LISTED_BODY row without a current body: its document comes from ``resource``.
+        row = _Listed(*row[:3], _store().resources([row.id])[row.id], *row[4 : len(LISTED)])
     resource = document(row, _location(row.id), last_sign_in)
     if groups:
         resource["groups"] = groups
     if _braze_style():
         return to_braze(resource)
     return render(resource, USER_RESOURCE, attributes=attributes, excluded=excluded)
+
+
+def _from_body(row: Any, last_sign_in: Any, groups: list[dict[str, Any]] | None) -> Any:
+    """The default response from the stored ``body``: spliced text, or, to add the host's
+    ``lastSignInAt``, a dict; ``None`` when the row has no current body."""
+    if last_sign_in is None:
+        text = stored_document(row, f"{base_url()}/Users/", groups)
+        return RawJSON(text) if text is not None else None
+    resource = stored_resource(row)
+    if resource is None:
+        return None
+    # What ``document`` adds before rendering; the stored body already is the rendered default.
+    signed_in = {"lastSignInAt": format_datetime(last_sign_in)}
+    resource[PERMISSIONS_URN] = {**resource.get(PERMISSIONS_URN, {}), **signed_in}
+    if PERMISSIONS_URN not in resource["schemas"]:
+        resource["schemas"].append(PERMISSIONS_URN)  # the last extension: where rendering puts it
+    out = {"id": row.id, **resource}
+    if groups:
+        out["groups"] = groups
+    out["meta"] = meta(row, _location(row.id))
+    return out
 
 
 def _resource_response(row: Any, status: int = 200, **extra_headers: str) -> Response:
@@ -144,7 +230,7 @@ def create_user() -> Response:
 
 def get_user(user_id: str) -> Response:
     refuse_search_path(user_id)
-    row = _store().read(user_id)
+    row = _store().read(user_id, LISTED_BODY if _stored_page(*_projection_args()) else LISTED)
     g.scim_resource_id = row.id
     wanted = request.headers.get("If-None-Match")
     if wanted and any(parse_etag(tag) == row.version for tag in wanted.split(",")):
@@ -155,12 +241,16 @@ def get_user(user_id: str) -> Response:
 def _list(params: Any) -> Response:
     query, attributes, excluded = list_query(params, get_state().config)
     store = _store()
+    stored = _stored_page(attributes, excluded)
+    columns = LISTED_BODY if stored else LISTED
     if query.cursor is None:
-        total, rows = store.search(query)
-        return scim_response(list_body(user_bodies(rows, attributes, excluded), query, total))
-    page = cursor_page([store.segment(query)], query, "Users")
+        total, rows = store.search(query, columns)
+        bodies = user_bodies(rows, attributes, excluded, stored=stored)
+        return scim_response(list_body(bodies, query, total))
+    page = cursor_page([store.segment(query, columns)], query, "Users")
     rows = [row for _, row in page.items]
-    return scim_response(list_body(user_bodies(rows, attributes, excluded), query, page.total, page))
+    bodies = user_bodies(rows, attributes, excluded, stored=stored)
+    return scim_response(list_body(bodies, query, page.total, page))
 
 
 def list_users() -> Response:
