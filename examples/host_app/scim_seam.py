@@ -7,11 +7,13 @@ errors it raises are the plugin's SCIM errors, imported lazily where a refusal n
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pluggy
 from flask import g
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.util import identity_key
 
 from .extensions import db
@@ -59,6 +61,27 @@ def _by_ref(model: Any, ref: Any, *scope: Any) -> Any:
     return None
 
 
+_WORKSPACE_BY_ID = select(Workspace.id).where(
+    Workspace.id == bindparam("id"), Workspace.company_id == bindparam("company_id")
+)
+_WORKSPACE_BY_NAME = select(Workspace.id).where(
+    func.lower(Workspace.name) == bindparam("name"), Workspace.company_id == bindparam("company_id")
+)
+
+
+def _workspace_id(ref: Any, company_id: int) -> int | None:
+    """The id of the company's workspace ``ref`` names: one prepared statement, no ORM object (every
+    provisioned user joins a workspace, so this runs on every create)."""
+    if ref.id is not None:
+        if not str(ref.id).isdigit():
+            return None
+        return db.session.execute(_WORKSPACE_BY_ID, {"id": int(ref.id), "company_id": company_id}).scalar()
+    if ref.name is not None:
+        params = {"name": ref.name.lower(), "company_id": company_id}
+        return db.session.execute(_WORKSPACE_BY_NAME, params).scalar()
+    return None
+
+
 def _check_permissions(values: tuple[str, ...], allowed: frozenset[str], what: str) -> list[str]:
     cleaned = []
     for value in values:
@@ -102,28 +125,58 @@ def scim_resolve_workspace(tenant_id: str, ref: Any) -> Any:
     return _seam().WorkspaceInfo(id=str(workspace.id), name=workspace.name) if workspace else None
 
 
+_INSERT_USER = insert(User.__table__).returning(User.__table__.c.id)
+_INSERT_ROWS = {
+    "memberships": insert(WorkspaceMembership.__table__),
+    "teams": insert(TeamMembership.__table__),
+    "roles": insert(RoleAssignment.__table__),
+}
+
+
 @hookimpl
 def scim_create_user(tenant_id: str, user: Any) -> str:
     company_id = _company_id(tenant_id)
     email = user.user_name
-    taken = db.session.execute(select(User.id).where(func.lower(User.email) == email.lower())).first()
-    if taken is not None:
-        raise _errors().Uniqueness(f'A dashboard user with email "{email}" already exists.')
-    # Empty collections up front: a new user has no memberships to load.
-    host_user = User(
-        company_id=company_id,
-        email=email,
-        provisioning_method="scim",
-        company_permissions=[],
-        memberships=[],
-        team_memberships=[],
-        role_assignments=[],
-    )
-    db.session.add(host_user)
-    _apply(host_user, user)
-    db.session.flush()
-    g.setdefault("host_users", []).append(host_user)
-    return str(host_user.id)
+    values: dict[str, Any] = {
+        "company_id": company_id,
+        "email": email,
+        "given_name": user.given_name or "",
+        "family_name": user.family_name or "",
+        "department": user.department,
+        "active": user.active,
+        "provisioning_method": "scim",
+        "company_permissions": [],
+    }
+    grants = None
+    if user.permissions is not None:
+        # A new user has no group grants yet: its own permissions are all it has.
+        grants = _resolve(company_id, user.permissions)
+        values["scim_own_permissions"] = _dump(user.permissions)
+        values["company_permissions"] = grants.company_permissions
+    # Plain INSERTs: a new user has nothing to load or reconcile, so the ORM's unit of work (which
+    # _apply_permissions needs for updates) would only add its bookkeeping.
+    try:
+        host_id = db.session.execute(_INSERT_USER, values).scalar_one()
+    except IntegrityError as exc:
+        # The unique index on lower(email) answers "is it taken?" in the INSERT itself (no lookup
+        # first, and no race between a lookup and the INSERT); the plugin rolls the request back.
+        if "email" not in str(exc.orig).lower():
+            raise
+        raise _errors().Uniqueness(f'A dashboard user with email "{email}" already exists.') from None
+    if grants is not None:
+        rows = {
+            "memberships": [
+                {"user_id": host_id, "workspace_id": ws, "permissions": granted, "permission_set_id": set_id}
+                for ws, (granted, set_id) in grants.memberships.items()
+            ],
+            "teams": [{"user_id": host_id, "team_id": t, "permissions": p} for t, p in grants.teams],
+            "roles": [{"user_id": host_id, "role_id": role_id} for role_id in grants.role_ids],
+        }
+        for kind, statement in _INSERT_ROWS.items():
+            if rows[kind]:
+                db.session.execute(statement, rows[kind])
+    g.setdefault("new_host_users", set()).add(host_id)
+    return str(host_id)
 
 
 @hookimpl
@@ -134,27 +187,43 @@ def scim_update_user(tenant_id: str, host_user_id: str, user: Any) -> bool:
     return True
 
 
+_LOCK_COMPANY = select(Company.id).where(Company.id == bindparam("company_id")).with_for_update()
+_DELETE_USER = delete(User.__table__).where(
+    User.__table__.c.id == bindparam("user_id"), User.__table__.c.company_id == bindparam("company_id")
+)
+_DELETE_MEMBERSHIPS = [
+    delete(model.__table__).where(model.__table__.c.user_id == bindparam("user_id"))
+    for model in (WorkspaceMembership, TeamMembership, RoleAssignment)
+]
+_ANY_USER_LEFT = select(select(User.id).where(User.company_id == bindparam("company_id")).exists())
+
+
 @hookimpl
 def scim_delete_user(tenant_id: str, host_user_id: str) -> bool:
-    host_user = _host_user(tenant_id, host_user_id)
+    if not host_user_id.isdigit():
+        raise _errors().NotFound("The dashboard user behind this SCIM user no longer exists.")
+    params = {"company_id": _company_id(tenant_id), "user_id": int(host_user_id)}
     sqlite = db.session.get_bind().dialect.name == "sqlite"
     if not sqlite:
         # Two concurrent deletes of a company's last two users must not both pass the check below: the
         # company row lock makes the second wait until the first commits.
-        db.session.execute(select(Company.id).where(Company.id == host_user.company_id).with_for_update())
-    else:
+        db.session.execute(_LOCK_COMPANY, params)
+    # One DELETE, scoped to the company, instead of loading the user to check whose it is.
+    if db.session.execute(_DELETE_USER, params).rowcount != 1:
+        raise _errors().NotFound("The dashboard user behind this SCIM user no longer exists.")
+    if sqlite:
         # The memberships' foreign keys cascade in the database, except on SQLite (it enforces them
         # only with PRAGMA foreign_keys): set-based deletes there, not the ORM cascade, which would load
         # every membership first.
-        for model in (WorkspaceMembership, TeamMembership, RoleAssignment):
-            db.session.execute(delete(model).where(model.user_id == host_user.id))
-    db.session.execute(delete(User).where(User.id == host_user.id))
+        for statement in _DELETE_MEMBERSHIPS:
+            db.session.execute(statement, params)
     # Checked after the delete, inside the write: on SQLite (whose driver runs plain SELECTs outside the
     # transaction) the check then runs under the one writer lock, after any concurrent delete committed.
-    others = select(User.id).where(User.company_id == host_user.company_id)
-    if not db.session.execute(select(others.exists())).scalar():  # one indexed probe, not a count
+    if not db.session.execute(_ANY_USER_LEFT, params).scalar():  # one indexed probe, not a count
         raise _errors().HostRefused("Failed to delete user: a company must keep at least one dashboard user.")
-    db.session.expunge(host_user)
+    loaded = db.session.identity_map.get(identity_key(User, params["user_id"]))
+    if loaded is not None:  # loaded earlier in this request: it no longer exists
+        db.session.expunge(loaded)
     return True
 
 
@@ -202,6 +271,8 @@ _SIGN_IN = select(User.company_id, User.last_sign_in_at).where(User.id == bindpa
 
 @hookimpl
 def scim_host_user_info(tenant_id: str, host_user_id: str) -> Any:
+    if int(host_user_id) in g.get("new_host_users", ()):
+        return _seam().HostUserInfo(last_sign_in_at=None)  # created by this request: never signed in
     host_user = db.session.identity_map.get(identity_key(User, int(host_user_id)))
     if host_user is None:
         # Two columns, not the whole user: this runs on every GET of a SCIM user.
@@ -328,85 +399,107 @@ def _apply(host_user: User, change: Any) -> None:
         _apply_permissions(host_user, change.permissions, _load(host_user.scim_group_grants))
 
 
-def _apply_permissions(host_user: User, permissions: Any, group_grants: Any = None) -> None:
-    """Replace the user's company permissions, roles, workspace and team memberships.
+@dataclass
+class _Grants:
+    """What a user's permissions come to, checked against the company: ids, not ORM objects."""
 
-    ``group_grants`` (what mapped SCIM groups grant) is added on top: permissions and roles are
-    unioned, a workspace both grant gets the union of the permission lists, and the user's own
-    permission set wins over a group's.
+    company_permissions: list[str]
+    role_ids: list[int]
+    memberships: dict[int, tuple[list[str], int | None]]  # workspace id -> (permissions, set id)
+    teams: list[tuple[int, list[str]]]  # (team id, permissions)
+
+
+def _id_of(model: Any, ref: Any, *scope: Any) -> int | None:
+    """The id of the row ``ref`` names by id or (case-insensitive) name, within ``scope``."""
+    if ref.id is not None:
+        if not str(ref.id).isdigit():
+            return None
+        return db.session.execute(select(model.id).where(model.id == int(ref.id), *scope)).scalar()
+    if ref.name is not None:
+        return db.session.execute(
+            select(model.id).where(func.lower(model.name) == ref.name.lower(), *scope)
+        ).scalar()
+    return None
+
+
+def _resolve(company_id: int, permissions: Any, group_grants: Any = None) -> _Grants:
+    """Check ``permissions`` (plus what mapped groups grant) and resolve every reference.
+
+    ``group_grants`` is added on top: permissions and roles are unioned, a workspace both grant gets the
+    union of the permission lists, and the user's own permission set wins over a group's.
     """
-    company_id = host_user.company_id
-    in_company = Workspace.company_id == company_id
     extra = group_grants or _seam().Permissions()
-    host_user.company_permissions = _check_permissions(
+    company_permissions = _check_permissions(
         tuple(permissions.company_permissions) + tuple(extra.company_permissions),
         COMPANY_PERMISSIONS,
         "company",
     )
-
-    roles = []
+    role_ids = []
     for ref in (*permissions.roles, *extra.roles):
-        role = _by_ref(Role, ref, Role.company_id == company_id)
-        if role is None:
+        role_id = _id_of(Role, ref, Role.company_id == company_id)
+        if role_id is None:
             raise _errors().InvalidValue(f"Unknown role {ref.describe()}.")
-        roles.append(role)
+        role_ids.append(role_id)
+
+    memberships: dict[int, tuple[list[str], int | None]] = {}
+    own_workspaces = len(permissions.workspaces)
+    for index, grant in enumerate((*permissions.workspaces, *extra.workspaces)):
+        workspace_id = _workspace_id(grant.workspace, company_id)
+        if workspace_id is None:
+            raise _errors().InvalidValue(f"Unknown workspace {grant.workspace.describe()}.")
+        set_id = None
+        if grant.permission_set is not None:
+            set_id = _id_of(PermissionSet, grant.permission_set, PermissionSet.company_id == company_id)
+            if set_id is None:
+                raise _errors().InvalidValue(f"Unknown permission set {grant.permission_set.describe()}.")
+        checked = _check_permissions(grant.permissions, WORKSPACE_PERMISSIONS, "workspace")
+        if index >= own_workspaces and workspace_id in memberships:
+            # A group grant on a workspace the user already has: add to it.
+            held, held_set = memberships[workspace_id]
+            memberships[workspace_id] = (list(dict.fromkeys([*held, *checked])), held_set or set_id)
+            continue
+        memberships[workspace_id] = (checked, set_id)
+
+    teams = []
+    in_company = Workspace.company_id == company_id
+    for grant in permissions.teams:
+        scope = [Team.workspace_id.in_(select(Workspace.id).where(in_company))]
+        if grant.workspace is not None:
+            workspace_id = _workspace_id(grant.workspace, company_id)
+            if workspace_id is None:
+                raise _errors().InvalidValue(f"Unknown workspace {grant.workspace.describe()}.")
+            scope = [Team.workspace_id == workspace_id]
+        team_id = _id_of(Team, grant.team, *scope)
+        if team_id is None:
+            raise _errors().InvalidValue(f"Unknown team {grant.team.describe()}.")
+        team_workspace = db.session.execute(select(Team.workspace_id).where(Team.id == team_id)).scalar_one()
+        memberships.setdefault(team_workspace, ([], None))  # a team member belongs to its workspace
+        teams.append((team_id, _check_permissions(grant.permissions, TEAM_PERMISSIONS, "team")))
+    return _Grants(company_permissions, list(dict.fromkeys(role_ids)), memberships, teams)
+
+
+def _apply_permissions(host_user: User, permissions: Any, group_grants: Any = None) -> None:
+    """Replace the user's company permissions, roles, workspace and team memberships."""
+    grants = _resolve(host_user.company_id, permissions, group_grants)
+    host_user.company_permissions = grants.company_permissions
     existing_roles = {assignment.role_id: assignment for assignment in host_user.role_assignments}
     host_user.role_assignments = [
-        existing_roles.get(role.id) or RoleAssignment(role=role) for role in dict.fromkeys(roles)
+        existing_roles.get(role_id) or RoleAssignment(role_id=role_id) for role_id in grants.role_ids
     ]
-
     # Existing rows are updated in place: replacing them would insert before deleting and trip the
     # (user, workspace) unique constraint.
     old_memberships = {m.workspace_id: m for m in host_user.memberships}
     old_teams = {t.team_id: t for t in host_user.team_memberships}
-
-    def membership(workspace_id: int) -> WorkspaceMembership:
+    memberships = []
+    for workspace_id, (granted, set_id) in grants.memberships.items():
         row = old_memberships.get(workspace_id) or WorkspaceMembership(workspace_id=workspace_id)
-        row.permissions, row.permission_set = [], None
-        return row
-
-    memberships: dict[int, WorkspaceMembership] = {}
-    own_workspaces = len(permissions.workspaces)
-    for index, grant in enumerate((*permissions.workspaces, *extra.workspaces)):
-        workspace = _by_ref(Workspace, grant.workspace, in_company)
-        if workspace is None:
-            raise _errors().InvalidValue(f"Unknown workspace {grant.workspace.describe()}.")
-        permission_set = None
-        if grant.permission_set is not None:
-            permission_set = _by_ref(
-                PermissionSet, grant.permission_set, PermissionSet.company_id == company_id
-            )
-            if permission_set is None:
-                raise _errors().InvalidValue(f"Unknown permission set {grant.permission_set.describe()}.")
-        checked = _check_permissions(grant.permissions, WORKSPACE_PERMISSIONS, "workspace")
-        if index >= own_workspaces and workspace.id in memberships:
-            # A group grant on a workspace the user already has: add to it.
-            row = memberships[workspace.id]
-            row.permissions = list(dict.fromkeys([*row.permissions, *checked]))
-            row.permission_set = row.permission_set or permission_set
-            continue
-        row = membership(workspace.id)
-        row.permissions = checked
-        row.permission_set = permission_set
-        memberships[workspace.id] = row
-
+        row.permissions, row.permission_set_id = granted, set_id
+        memberships.append(row)
     teams = []
-    for grant in permissions.teams:
-        scope = [Team.workspace_id.in_(select(Workspace.id).where(in_company))]
-        if grant.workspace is not None:
-            workspace = _by_ref(Workspace, grant.workspace, in_company)
-            if workspace is None:
-                raise _errors().InvalidValue(f"Unknown workspace {grant.workspace.describe()}.")
-            scope = [Team.workspace_id == workspace.id]
-        team = _by_ref(Team, grant.team, *scope)
-        if team is None:
-            raise _errors().InvalidValue(f"Unknown team {grant.team.describe()}.")
-        if team.workspace_id not in memberships:
-            memberships[team.workspace_id] = membership(team.workspace_id)
-        row = old_teams.get(team.id) or TeamMembership(team=team)
-        row.permissions = _check_permissions(grant.permissions, TEAM_PERMISSIONS, "team")
+    for team_id, granted in grants.teams:
+        row = old_teams.get(team_id) or TeamMembership(team_id=team_id)
+        row.permissions = granted
         teams.append(row)
-
     # Replace rather than mutate, so removed workspaces and teams go away (PUT semantics).
-    host_user.memberships = list(memberships.values())
+    host_user.memberships = memberships
     host_user.team_memberships = teams
