@@ -22,6 +22,7 @@ bulk-inserted into ``scim_group_members``; the API then has to count exactly tha
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -190,6 +191,15 @@ def post_via_api(app: Flask, token: str, i: int) -> dict[str, Any]:
     return response.get_json()
 
 
+def _same_column(key: str, api: Any, bulk: Any) -> bool:
+    if key == "body" and isinstance(api, str) and isinstance(bulk, str):
+        # The stored document's JSON text keeps the request's key order (the test client sorts keys):
+        # the same fingerprint and the same document are the same body.
+        (api_prefix, _, api_json), (bulk_prefix, _, bulk_json) = api.partition(":"), bulk.partition(":")
+        return api_prefix == bulk_prefix and json.loads(api_json) == json.loads(bulk_json)
+    return bool(api == bulk)
+
+
 def verify_against_api(app: Flask, slug: str, i: int) -> list[str]:
     """Differences between what the API stored for user ``i`` and what the bulk path would store."""
     tenant_id, workspace_id = tenant_of(app, slug)
@@ -206,7 +216,7 @@ def verify_against_api(app: Flask, slug: str, i: int) -> list[str]:
                 continue
             if key not in row:
                 problems.append(f"scim_users.{key}: not written by the bulk path")
-            elif getattr(stored, key) != row[key]:
+            elif not _same_column(key, getattr(stored, key), row[key]):
                 problems.append(f"scim_users.{key}: api={getattr(stored, key)!r} bulk={row[key]!r}")
         stored_values = [
             {c: getattr(v, c) for c in ("tenant_id", "attribute", "type", "value", "value_norm", "primary")}
