@@ -274,6 +274,15 @@ class GroupStore:
             ).scalars()
         )
 
+    def locked_with_mapping(self, group_id: str) -> tuple[ScimGroup, bool]:
+        """``get(lock=True)`` and ``is_mapped`` in one round trip (every membership PATCH needs both)."""
+        found = self.session.execute(
+            _GROUP_LOCKED_MAPPED, {"tenant": self.tenant_id, "group": group_id}
+        ).one_or_none()
+        if found is None:
+            raise errors.NotFound(f"Group {group_id} not found.")
+        return found[0], bool(found[1])
+
     def is_mapped(self, group_id: str) -> bool:
         return (
             self.session.execute(_MAPPED, {"tenant": self.tenant_id, "group": group_id}).first() is not None
@@ -318,14 +327,16 @@ class GroupStore:
         return row, wrote
 
     def patch(self, group_id: str, operations: Any, if_match: str | None) -> tuple[ScimGroup, bool]:
-        row = self.get(group_id, lock=True)
+        row, mapped = self.locked_with_mapping(group_id)
         self._check_version(row, if_match)
         document_ops, member_ops = split_operations(operations)
         old = self._stored(row)
         new = apply_patch(old, document_ops, GROUP_RESOURCE).resource if document_ops else old
-        if member_ops:
-            self._check_known([i for op in member_ops if op.op != "remove" for i in op.ids or ()])
-        mapped = bool(member_ops) and self.is_mapped(row.id)
+        # Ids to add are checked after their INSERT ... SELECT, which skips unknown ones: only when it
+        # added fewer than asked (some unknown, or members already) does a check run. Any 400 rolls
+        # the whole request back.
+        self._check_known([i for op in member_ops if op.op == "replace" for i in op.ids or ()])
+        mapped = bool(member_ops) and mapped
         affected: list[str] = []
         added = removed = 0
         for op in member_ops:
@@ -334,7 +345,11 @@ class GroupStore:
                 if op.op == "replace" or op.ids is None:
                     affected += self.member_id_list(row.id)
             if op.op == "add":
-                added += self._add(row.id, op.ids or ())
+                ids = op.ids or ()
+                plus = self._add(row.id, ids)
+                if plus < len(set(ids)):
+                    self._check_known(ids)
+                added += plus
             elif op.op == "remove":
                 removed += self._remove(row.id, op.ids)
             else:
@@ -564,6 +579,16 @@ _GROUP = select(ScimGroup).where(
     ScimGroup.tenant_id == bindparam("tenant"), ScimGroup.id == bindparam("group")
 )
 _GROUP_LOCKED = _GROUP.with_for_update()
+_GROUP_LOCKED_MAPPED = (
+    select(
+        ScimGroup,
+        exists()
+        .where(ScimGroupMapping.tenant_id == bindparam("tenant"), ScimGroupMapping.group_id == ScimGroup.id)
+        .label("mapped"),
+    )
+    .where(ScimGroup.tenant_id == bindparam("tenant"), ScimGroup.id == bindparam("group"))
+    .with_for_update(of=ScimGroup)
+)
 _MAPPED = select(ScimGroupMapping.group_id).where(
     ScimGroupMapping.tenant_id == bindparam("tenant"), ScimGroupMapping.group_id == bindparam("group")
 )
