@@ -9,8 +9,9 @@ from typing import Any
 
 from examples.host_app.extensions import db
 from examples.host_app.models import User
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
+from scim_plugin import hookimpl
 from scim_plugin.models import ScimUser
 from scim_plugin.schemas import ENTERPRISE_USER_URN, PERMISSIONS_URN, USER_URN
 from scim_plugin.user_store import BODY_PREFIX
@@ -169,3 +170,20 @@ def test_write_responses_from_the_body_equal_a_later_get(app: Any, scim: ScimCli
     _forget_bodies(app, None)
     assert scim.get(f"/Users/{created.get_json()['id']}").get_json() == replaced.get_json()
     assert created.get_json()[ENTERPRISE_USER_URN] == {"department": "Sales"}
+
+
+def test_a_user_deleted_while_its_get_is_answered_is_a_404(app: Any, scim: ScimClient, register: Any) -> None:
+    # A row without a current body is rendered from ``resource``, read after the host was asked for
+    # lastSignInAt: if the user is gone by then, the answer is 404, not an error.
+    user = new_user(scim)
+    _forget_bodies(app, None)
+
+    class DeletesMeanwhile:
+        @hookimpl(tryfirst=True)
+        def scim_host_user_info(self, tenant_id: str, host_user_id: str) -> None:
+            db.session.execute(delete(ScimUser).where(ScimUser.id == user["id"]))
+
+    register(DeletesMeanwhile())
+    r = scim.get(f"/Users/{user['id']}")
+    assert r.status_code == 404, r.get_json()
+    assert r.get_json()["status"] == "404"

@@ -122,11 +122,14 @@ def user_bodies(
         else:
             bodies.append(_rendered(row, prefix, groups, attributes, excluded, braze))
     if stale:
-        # Rows written before their body existed (or under another schema): from ``resource``.
+        # Rows written before their body existed (or under another schema): from ``resource``. A user
+        # deleted since the page was read is left out, as a later page query would.
         resources = _store().resources([row.id for row in stale.values()])
         for index, row in stale.items():
-            full = _Listed(*row[:3], resources[row.id], *row[4 : len(LISTED)])
-            bodies[index] = _rendered(full, prefix, groups, attributes, excluded, braze)
+            if row.id in resources:
+                full = _Listed(*row[:3], resources[row.id], *row[4 : len(LISTED)])
+                bodies[index] = _rendered(full, prefix, groups, attributes, excluded, braze)
+        return [body for body in bodies if body is not None]
     return bodies
 
 
@@ -179,7 +182,10 @@ def _body(
             return stored
     if "resource" not in getattr(row, "_fields", ("resource",)):
         # A LISTED_BODY row without a current body: its document comes from ``resource``.
-        row = _Listed(*row[:3], _store().resources([row.id])[row.id], *row[4 : len(LISTED)])
+        found = _store().resources([row.id])
+        if row.id not in found:  # deleted since it was read
+            raise errors.NotFound(f"User {row.id} not found.")
+        row = _Listed(*row[:3], found[row.id], *row[4 : len(LISTED)])
     resource = document(row, _location(row.id), last_sign_in)
     if groups:
         resource["groups"] = groups
@@ -210,7 +216,7 @@ def _from_body(row: Any, last_sign_in: Any, groups: list[dict[str, Any]] | None)
 
 
 def _resource_response(row: Any, status: int = 200, **extra_headers: str) -> Response:
-    """``row``: a ``ScimUser`` or a ``user_store.LISTED`` row."""
+    """``row``: a ``ScimUser``, or a ``LISTED`` or ``LISTED_BODY`` row."""
     g.scim_resource_id = row.id
     attributes, excluded = _projection_args()
     headers = {"ETag": etag(row.version), **extra_headers}
