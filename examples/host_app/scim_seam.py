@@ -49,16 +49,18 @@ def _company_id(tenant_id: str) -> int:
     return int(tenant_id)
 
 
-def _by_ref(model: Any, ref: Any, *scope: Any) -> Any:
+def _find(what: Any, model: Any, ref: Any, *scope: Any) -> Any:
+    """``what`` (the row, or a column of it) of the ``model`` row that ``ref`` names by id or by
+    case-insensitive name, within ``scope``; ``None`` when there is none."""
     if ref.id is not None:
         if not str(ref.id).isdigit():
             return None
-        return db.session.execute(select(model).where(model.id == int(ref.id), *scope)).scalar_one_or_none()
-    if ref.name is not None:
-        return db.session.execute(
-            select(model).where(func.lower(model.name) == ref.name.lower(), *scope)
-        ).scalar_one_or_none()
-    return None
+        condition = model.id == int(ref.id)
+    elif ref.name is not None:
+        condition = func.lower(model.name) == ref.name.lower()
+    else:
+        return None
+    return db.session.execute(select(what).where(condition, *scope)).scalar()
 
 
 _WORKSPACE_BY_ID = select(Workspace.id).where(
@@ -121,7 +123,7 @@ def scim_list_workspaces(tenant_id: str) -> list[Any]:
 
 @hookimpl
 def scim_resolve_workspace(tenant_id: str, ref: Any) -> Any:
-    workspace = _by_ref(Workspace, ref, Workspace.company_id == _company_id(tenant_id))
+    workspace = _find(Workspace, Workspace, ref, Workspace.company_id == _company_id(tenant_id))
     return _seam().WorkspaceInfo(id=str(workspace.id), name=workspace.name) if workspace else None
 
 
@@ -410,16 +412,8 @@ class _Grants:
 
 
 def _id_of(model: Any, ref: Any, *scope: Any) -> int | None:
-    """The id of the row ``ref`` names by id or (case-insensitive) name, within ``scope``."""
-    if ref.id is not None:
-        if not str(ref.id).isdigit():
-            return None
-        return db.session.execute(select(model.id).where(model.id == int(ref.id), *scope)).scalar()
-    if ref.name is not None:
-        return db.session.execute(
-            select(model.id).where(func.lower(model.name) == ref.name.lower(), *scope)
-        ).scalar()
-    return None
+    """The id of the row ``ref`` names (``_find``); no ORM object."""
+    return _find(model.id, model, ref, *scope)  # type: ignore[no-any-return]
 
 
 def _resolve(company_id: int, permissions: Any, group_grants: Any = None) -> _Grants:

@@ -180,12 +180,9 @@ class GroupStore:
 
     # -- reads ---------------------------------------------------------------------------------------
 
-    def get(self, group_id: str, *, lock: bool = False) -> ScimGroup:
-        """The tenant's group; ``lock`` (writes) takes its row lock, so that concurrent membership
-        changes to one group queue up instead of failing each other's version check (PostgreSQL; SQLite
-        serialises writers anyway)."""
+    def get(self, group_id: str) -> ScimGroup:
         params = {"tenant": self.tenant_id, "group": group_id}
-        row = self.session.execute(_GROUP_LOCKED if lock else _GROUP, params).scalar_one_or_none()
+        row = self.session.execute(_GROUP, params).scalar_one_or_none()
         if row is None:
             raise errors.NotFound(f"Group {group_id} not found.")
         return row
@@ -274,19 +271,16 @@ class GroupStore:
             ).scalars()
         )
 
-    def locked_with_mapping(self, group_id: str) -> tuple[ScimGroup, bool]:
-        """``get(lock=True)`` and ``is_mapped`` in one round trip (every membership PATCH needs both)."""
+    def for_write(self, group_id: str) -> tuple[ScimGroup, bool]:
+        """The group for a write, and whether it is mapped, in one round trip. Its row lock makes
+        concurrent changes to one group queue up instead of failing each other's version check
+        (PostgreSQL; SQLite serialises writers anyway)."""
         found = self.session.execute(
-            _GROUP_LOCKED_MAPPED, {"tenant": self.tenant_id, "group": group_id}
+            _GROUP_FOR_WRITE, {"tenant": self.tenant_id, "group": group_id}
         ).one_or_none()
         if found is None:
             raise errors.NotFound(f"Group {group_id} not found.")
         return found[0], bool(found[1])
-
-    def is_mapped(self, group_id: str) -> bool:
-        return (
-            self.session.execute(_MAPPED, {"tenant": self.tenant_id, "group": group_id}).first() is not None
-        )
 
     # -- writes --------------------------------------------------------------------------------------
 
@@ -309,14 +303,13 @@ class GroupStore:
         return row
 
     def replace(self, group_id: str, body: Any, if_match: str | None) -> tuple[ScimGroup, bool]:
-        row = self.get(group_id, lock=True)
+        row, mapped = self.for_write(group_id)
         self._check_version(row, if_match)
         new = normalize_input(body, GROUP_RESOURCE)
         ids = member_ids(new.pop("members", None), "members")
         old = self._stored(row)
         check_immutable(old, new, GROUP_RESOURCE)
         merged = merge_for_put(old, new, GROUP_RESOURCE)
-        mapped = self.is_mapped(row.id)
         before = self.member_id_list(row.id) if mapped else []
         self._check_known(ids)
         change = self._replace(row.id, ids)
@@ -327,7 +320,7 @@ class GroupStore:
         return row, wrote
 
     def patch(self, group_id: str, operations: Any, if_match: str | None) -> tuple[ScimGroup, bool]:
-        row, mapped = self.locked_with_mapping(group_id)
+        row, mapped = self.for_write(group_id)
         self._check_version(row, if_match)
         document_ops, member_ops = split_operations(operations)
         old = self._stored(row)
@@ -362,12 +355,11 @@ class GroupStore:
         return row, wrote
 
     def delete(self, group_id: str, if_match: str | None) -> None:
-        row = self.get(group_id, lock=True)
+        row, mapped = self.for_write(group_id)
         versions = if_match_versions(if_match)
         stmt = delete(ScimGroup).where(ScimGroup.tenant_id == self.tenant_id, ScimGroup.id == row.id)
         if versions is not None:
             stmt = stmt.where(ScimGroup.version.in_(versions or [-1]))
-        mapped = self.is_mapped(row.id)
         before = self.member_id_list(row.id) if mapped else []
         # Explicit deletes: SQLite enforces ON DELETE CASCADE only with PRAGMA foreign_keys.
         self.session.execute(delete(ScimGroupMember).where(ScimGroupMember.group_id == row.id))
@@ -575,22 +567,17 @@ class GroupStore:
 
 # Statements of every membership PATCH, built once (building them per request costs more than running
 # them); ``ids`` are expanding parameters.
-_GROUP = select(ScimGroup).where(
-    ScimGroup.tenant_id == bindparam("tenant"), ScimGroup.id == bindparam("group")
-)
-_GROUP_LOCKED = _GROUP.with_for_update()
-_GROUP_LOCKED_MAPPED = (
+_THIS_GROUP = (ScimGroup.tenant_id == bindparam("tenant"), ScimGroup.id == bindparam("group"))
+_GROUP = select(ScimGroup).where(*_THIS_GROUP)
+_GROUP_FOR_WRITE = (
     select(
         ScimGroup,
         exists()
         .where(ScimGroupMapping.tenant_id == bindparam("tenant"), ScimGroupMapping.group_id == ScimGroup.id)
         .label("mapped"),
     )
-    .where(ScimGroup.tenant_id == bindparam("tenant"), ScimGroup.id == bindparam("group"))
+    .where(*_THIS_GROUP)
     .with_for_update(of=ScimGroup)
-)
-_MAPPED = select(ScimGroupMapping.group_id).where(
-    ScimGroupMapping.tenant_id == bindparam("tenant"), ScimGroupMapping.group_id == bindparam("group")
 )
 _KNOWN = select(ScimUser.id).where(
     ScimUser.tenant_id == bindparam("tenant"), ScimUser.id.in_(bindparam("ids", expanding=True))

@@ -9,6 +9,7 @@ are settled by the database, not by a read-then-write check.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import re
@@ -79,7 +80,7 @@ def stored_document(row: Any, prefix: str, groups: list[dict[str, Any]] | None =
     inner = body[len(BODY_PREFIX) + 1 : -1]
     # Timestamps, the integer version and ids of the usual characters need no escaping.
     user_id = row.id if _PLAIN.match(row.id) else _dumps(row.id)[1:-1]
-    location = _dumps(prefix)[1:-1] + user_id
+    location = _escaped(prefix) + user_id
     extra = f',"groups":{_dumps(groups)}' if groups else ""
     meta_text = (
         f'{{"resourceType":"User","created":"{format_datetime(row.created_at)}",'
@@ -90,6 +91,12 @@ def stored_document(row: Any, prefix: str, groups: list[dict[str, Any]] | None =
 
 
 _PLAIN = re.compile(r"[A-Za-z0-9._~-]*\Z")
+
+
+@functools.lru_cache(maxsize=16)
+def _escaped(text: str) -> str:
+    """``text`` as it stands inside a JSON string (a page's location prefix: escaped once, not per user)."""
+    return _dumps(text)[1:-1]
 
 
 def stored_resource(row: Any) -> dict[str, Any] | None:

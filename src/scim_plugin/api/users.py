@@ -127,7 +127,7 @@ def user_bodies(
         resources = _store().resources([row.id for row in stale.values()])
         for index, row in stale.items():
             if row.id in resources:
-                full = _Listed(*row[:3], resources[row.id], *row[4 : len(LISTED)])
+                full = _with_resource(row, resources[row.id])
                 bodies[index] = _rendered(full, prefix, groups, attributes, excluded, braze)
         return [body for body in bodies if body is not None]
     return bodies
@@ -143,6 +143,11 @@ class _Listed(NamedTuple):
     version: int
     created_at: Any
     updated_at: Any
+
+
+def _with_resource(row: Any, resource: dict[str, Any]) -> _Listed:
+    """A ``LISTED_BODY`` row (key columns may follow) as the ``LISTED`` row it would have been."""
+    return _Listed(*row[:3], resource, *row[4 : len(LISTED)])
 
 
 def _rendered(
@@ -185,7 +190,7 @@ def _body(
         found = _store().resources([row.id])
         if row.id not in found:  # deleted since it was read
             raise errors.NotFound(f"User {row.id} not found.")
-        row = _Listed(*row[:3], found[row.id], *row[4 : len(LISTED)])
+        row = _with_resource(row, found[row.id])
     resource = document(row, _location(row.id), last_sign_in)
     if groups:
         resource["groups"] = groups
