@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 from examples.host_app.extensions import db
-from examples.host_app.models import Company, User, Workspace
+from examples.host_app.models import Company, Team, User, Workspace
 from sqlalchemy import func, select, text
 
 from scim_plugin.models import ScimUser
@@ -180,6 +180,29 @@ class TestCreate:
         assert scim_rows(app) == []
         assert host_count(app) == before
         assert host_user(app, "jane@acme.example") is None
+
+    def test_a_team_name_two_workspaces_share_is_400_not_a_guess(self, app: Any, scim: ScimClient) -> None:
+        # acme has a "Growth" team in its first workspace; a second one elsewhere makes the bare name
+        # ambiguous: refused (name the workspace or the id), not one of them picked.
+        with app.app_context():
+            company = db.session.execute(select(Company).where(Company.slug == "acme")).scalar_one()
+            other = (
+                db.session.execute(
+                    select(Workspace).where(Workspace.company_id == company.id).order_by(Workspace.id.desc())
+                )
+                .scalars()
+                .first()
+            )
+            db.session.add(Team(workspace_id=other.id, name="growth"))
+            db.session.commit()
+        before = host_count(app)
+        r = scim.post(
+            "/Users",
+            json={"userName": "jane@acme.example", PERMISSIONS_URN: {"teams": [{"display": "Growth"}]}},
+        )
+        body = assert_error(r, 400, "invalidValue")
+        assert "Growth" in body["detail"]
+        assert scim_rows(app) == [] and host_count(app) == before
 
     def test_refused_create_after_other_requests_leaves_no_row(self, app: Any, scim: ScimClient) -> None:
         # Not the first request of the token's interval: nothing else opened the transaction first.

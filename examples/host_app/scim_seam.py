@@ -51,7 +51,8 @@ def _company_id(tenant_id: str) -> int:
 
 def _find(what: Any, model: Any, ref: Any, *scope: Any) -> Any:
     """``what`` (the row, or a column of it) of the ``model`` row that ``ref`` names by id or by
-    case-insensitive name, within ``scope``; ``None`` when there is none."""
+    case-insensitive name, within ``scope``; ``None`` when there is none. A name several rows of the
+    scope share (teams of different workspaces) is refused rather than guessed."""
     if ref.id is not None:
         if not str(ref.id).isdigit():
             return None
@@ -60,7 +61,10 @@ def _find(what: Any, model: Any, ref: Any, *scope: Any) -> Any:
         condition = func.lower(model.name) == ref.name.lower()
     else:
         return None
-    return db.session.execute(select(what).where(condition, *scope)).scalar()
+    found = db.session.execute(select(what).where(condition, *scope).limit(2)).scalars().all()
+    if len(found) > 1:
+        raise _errors().InvalidValue(f"Ambiguous {ref.describe()}: name its workspace or its id.")
+    return found[0] if found else None
 
 
 _WORKSPACE_BY_ID = select(Workspace.id).where(
