@@ -339,6 +339,43 @@ def test_patch_responses_204_attributes_and_excluded_members(app: Any, scim: Sci
     assert r.status_code == 200 and set(r.get_json()) == {"schemas", "id", "displayName"}
 
 
+def test_members_joined_as_text_equal_the_projected_members(scim: ScimClient) -> None:
+    # Members shown whole are joined as JSON text; a projection into their sub-attributes builds them
+    # as objects. Both must give the same entries, in a resource, a list page and a write's answer.
+    ids = users(scim, 3)
+    group = new_group(scim, "Eng", ids)
+    expected = [
+        {"value": i, "$ref": f"http://localhost/scim/v2/Users/{i}", "type": "User"} for i in sorted(ids)
+    ]
+    assert group["members"] == expected
+    whole = scim.get(f"/Groups/{group['id']}").get_json()
+    projected = scim.get(
+        f"/Groups/{group['id']}?attributes=members.value,members.$ref,members.type,displayName"
+    ).get_json()
+    assert whole["members"] == projected["members"] == expected
+    assert set(projected) == {"schemas", "id", "displayName", "members"}
+    assert filtered(scim, "/Groups", 'displayName eq "Eng"')["Resources"] == [whole]
+    [kept] = filtered(scim, "/Groups", 'displayName eq "Eng"', excludedAttributes="externalId,meta")[
+        "Resources"
+    ]
+    assert kept["members"] == expected and "meta" not in kept
+    value_only = scim.get(f"/Groups/{group['id']}?attributes=members.value").get_json()
+    assert value_only["members"] == [{"value": i} for i in sorted(ids)]
+    r = patch(scim, group["id"], {"op": "remove", "path": "members", "value": [{"value": ids[0]}]})
+    assert r.status_code == 200 and r.get_json()["members"] == [e for e in expected if e["value"] != ids[0]]
+
+
+def test_members_needing_json_escapes_take_the_general_path(app: Any) -> None:
+    from scim_plugin.api.groups import _members_json
+
+    with app.test_request_context("/scim/v2/Groups"):
+        assert _members_json(['a"b', "c"]) is None and _members_json(["a\\b"]) is None
+        assert _members_json(["a-1", "b_2"]) == (
+            '[{"value":"a-1","$ref":"http://localhost/scim/v2/Users/a-1","type":"User"},'
+            '{"value":"b_2","$ref":"http://localhost/scim/v2/Users/b_2","type":"User"}]'
+        )
+
+
 def test_member_cap(app: Any, scim: ScimClient) -> None:
     a, b, c = users(scim, 3)
     group = new_group(scim, "Eng", [a, b])

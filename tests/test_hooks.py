@@ -347,7 +347,7 @@ def test_hook_scim_issue_token(app: Flask, client: Any) -> None:
 
 @pytest.mark.parametrize(
     ("behaviour", "status"),
-    [("accept", 200), ("reject", 401), ("crash", 401), ("not-mine", 401)],
+    [("accept", 200), ("row", 200), ("reject", 401), ("crash", 401), ("not-mine", 401)],
 )
 def test_hook_scim_verify_token(
     app: Flask, client: Any, register: Register, behaviour: str, status: int
@@ -362,6 +362,9 @@ def test_hook_scim_verify_token(
                 return None
             if behaviour == "accept":
                 return TokenIdentity(tenant_id=tenant, token_id="static")
+            if behaviour == "row":  # the settings row it loaded: taken as the request's snapshot
+                row = db.session.get(TenantSettings, tenant)
+                return TokenIdentity(tenant_id=tenant, token_id="static", settings=row)
             if behaviour == "reject":
                 raise TokenRejected("static token disabled")
             if behaviour == "crash":

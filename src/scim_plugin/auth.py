@@ -13,11 +13,12 @@ from functools import lru_cache
 from typing import Any
 
 from flask import Request, g
+from sqlalchemy import bindparam, select
 
 from .errors import Unauthorized
 from .extension import ScimState
 from .ip import IpAllowlist, parse_allowlist
-from .models import TenantSettings
+from .models import SNAPSHOT_COLUMNS, TenantSettings, TenantSnapshot
 from .tokens import parse_authorization_header
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,15 @@ class AuthRefused(Unauthorized):
 
 @dataclass(frozen=True)
 class ScimContext:
-    """Who is calling: the tenant the token belongs to and its settings."""
+    """Who is calling: the tenant the token belongs to and its settings (as read for this request)."""
 
     tenant_id: str
     token_id: str
-    settings: TenantSettings
+    settings: TenantSnapshot
     client_ip: str | None
+
+
+_TENANT = select(*SNAPSHOT_COLUMNS).where(TenantSettings.__table__.c.tenant_id == bindparam("tenant_id"))
 
 
 @lru_cache(maxsize=1024)
@@ -96,8 +100,11 @@ def authenticate(state: ScimState, request: Request) -> ScimContext:
     tenant_id, token_id = identity.tenant_id, identity.token_id
 
     settings = identity.settings
-    if settings is None or settings.tenant_id != tenant_id:
-        settings = state.db.session.get(TenantSettings, tenant_id)
+    if isinstance(settings, TenantSettings):
+        settings = TenantSnapshot.of(settings)
+    if not isinstance(settings, TenantSnapshot) or settings.tenant_id != tenant_id:
+        found = state.db.session.execute(_TENANT, {"tenant_id": tenant_id}).first()
+        settings = TenantSnapshot.of(found) if found is not None else None
     if settings is None or not settings.enabled:
         raise AuthRefused("SCIM provisioning disabled for tenant", tenant_id=tenant_id, token_id=token_id)
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, delete, exists, insert, select, update
+from sqlalchemy import String, and_, bindparam, delete, exists, false, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -237,11 +237,15 @@ class GroupStore:
         found: dict[str, list[str]] = {group_id: [] for group_id in group_ids}
         if not group_ids:
             return found
-        rows = self.session.execute(
-            select(ScimGroupMember.group_id, ScimGroupMember.member_id)
-            .where(ScimGroupMember.tenant_id == self.tenant_id, ScimGroupMember.group_id.in_(group_ids))
-            .order_by(ScimGroupMember.group_id, ScimGroupMember.member_id)
-        ).all()
+        # Plain strings straight from the driver's cursor, without a Row per member: a group may have
+        # thousands, and building the rows cost twice the query.
+        result = self.session.connection().execute(
+            _MEMBERS_OF, {"tenant": self.tenant_id, "groups": list(group_ids)}
+        )
+        try:
+            rows = result.cursor.fetchall()
+        finally:
+            result.close()
         for group_id, user_id in rows:
             found[group_id].append(user_id)
         return found
@@ -251,12 +255,8 @@ class GroupStore:
         found: dict[str, list[tuple[str, str]]] = {}
         if not user_ids:
             return found
-        rows = self.session.execute(
-            select(ScimGroupMember.member_id, ScimGroup.id, ScimGroup.display_name)
-            .join(ScimGroup, ScimGroup.id == ScimGroupMember.group_id)
-            .where(ScimGroupMember.tenant_id == self.tenant_id, ScimGroupMember.member_id.in_(user_ids))
-            .order_by(ScimGroup.display_name_norm, ScimGroup.id)
-        ).all()
+        params = {"tenant": self.tenant_id, "users": list(user_ids)}
+        rows = self.session.execute(_GROUPS_OF, params).all()
         for user_id, group_id, name in rows:
             found.setdefault(user_id, []).append((group_id, name))
         return found
@@ -296,11 +296,11 @@ class GroupStore:
         self.session.add(row)
         self._flush_unique(row.display_name)
         self._add(row.id, ids)
-        # The request already loaded the tenant's settings: no query, and one UPDATE only the first time.
-        settings = self.session.get(TenantSettings, self.tenant_id)
-        if settings is not None and not settings.has_groups:
-            settings.has_groups = True
         return row
+
+    def note_first_group(self) -> None:
+        """Set the tenant's ``has_groups`` (never cleared): from now on user reads look for groups."""
+        self.session.execute(_FIRST_GROUP, {"tenant": self.tenant_id})
 
     def replace(self, group_id: str, body: Any, if_match: str | None) -> tuple[ScimGroup, bool]:
         row, mapped = self.for_write(group_id)
@@ -582,6 +582,12 @@ _GROUP_FOR_WRITE = (
 _KNOWN = select(ScimUser.id).where(
     ScimUser.tenant_id == bindparam("tenant"), ScimUser.id.in_(bindparam("ids", expanding=True))
 )
+_TENANTS = TenantSettings.__table__
+_FIRST_GROUP = (
+    update(_TENANTS)
+    .where(_TENANTS.c.tenant_id == bindparam("tenant"), _TENANTS.c.has_groups == false())
+    .values(has_groups=True)
+)
 _MEMBER_TABLE, _GROUP_TABLE = ScimGroupMember.__table__, ScimGroup.__table__
 # RETURNING, not rowcount: psycopg reports -1 for INSERT ... SELECT.
 _ADD = (
@@ -599,6 +605,24 @@ _ADD = (
         ),
     )
     .returning(_MEMBER_TABLE.c.member_id)
+)
+_MEMBERS_OF = (
+    select(_MEMBER_TABLE.c.group_id, _MEMBER_TABLE.c.member_id)
+    .where(
+        _MEMBER_TABLE.c.tenant_id == bindparam("tenant"),
+        _MEMBER_TABLE.c.group_id.in_(bindparam("groups", expanding=True)),
+    )
+    .order_by(_MEMBER_TABLE.c.group_id, _MEMBER_TABLE.c.member_id)
+)
+# Every user read once the tenant has groups: built once, on the tables (no ORM work per statement).
+_GROUPS_OF = (
+    select(_MEMBER_TABLE.c.member_id, _GROUP_TABLE.c.id, _GROUP_TABLE.c.display_name)
+    .join(_GROUP_TABLE, _GROUP_TABLE.c.id == _MEMBER_TABLE.c.group_id)
+    .where(
+        _MEMBER_TABLE.c.tenant_id == bindparam("tenant"),
+        _MEMBER_TABLE.c.member_id.in_(bindparam("users", expanding=True)),
+    )
+    .order_by(_GROUP_TABLE.c.display_name_norm, _GROUP_TABLE.c.id)
 )
 _REMOVE = delete(_MEMBER_TABLE).where(
     _MEMBER_TABLE.c.tenant_id == bindparam("tenant"),

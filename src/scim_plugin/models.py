@@ -9,6 +9,7 @@ an opaque string id; the plugin never assumes the host's table names.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -88,6 +89,31 @@ class TenantSettings(ScimBase):
     has_groups: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+@dataclass(frozen=True)
+class TenantSnapshot:
+    """A tenant's settings as one SCIM request sees them: read once with its token, never written
+    (the settings page and the CLI edit ``TenantSettings``)."""
+
+    tenant_id: str
+    enabled: bool
+    default_workspace_id: str | None
+    default_workspace_name: str | None
+    service_origin: str
+    ip_allowlist: str
+    response_style: str | None
+    has_groups: bool
+
+    @classmethod
+    def of(cls, row: Any) -> TenantSnapshot:
+        """From a ``TenantSettings`` row, or any row with its columns (``SNAPSHOT_COLUMNS``)."""
+        return cls(**{name: getattr(row, name) for name in SNAPSHOT_FIELDS})
+
+
+SNAPSHOT_FIELDS = tuple(field.name for field in fields(TenantSnapshot))
+# Selected as table columns: a Core statement skips the ORM's per-statement work on every request.
+SNAPSHOT_COLUMNS = tuple(TenantSettings.__table__.c[name] for name in SNAPSHOT_FIELDS)
 
 
 class Token(ScimBase):

@@ -746,6 +746,18 @@ def _render_plan(
     return tuple(plan)
 
 
+def shows_unchanged(
+    resource_type: ResourceType,
+    name: str,
+    attributes: Sequence[str] | None,
+    excluded: Sequence[str] | None,
+) -> bool:
+    """Does the projection emit the core attribute ``name`` exactly as the resource holds it (present,
+    every sub-attribute kept)? Then a caller may serialise that attribute itself."""
+    core = _render_plan(resource_type, attributes, excluded)[0]
+    return any(entry == name and kept is _ALL for entry, kept in core[2])
+
+
 def _trim(item: Any, kept: frozenset[str], copy: bool) -> Any:
     if not isinstance(item, dict):
         return _MISSING

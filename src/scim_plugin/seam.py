@@ -101,8 +101,9 @@ class IssuedCredential:
 class TokenIdentity:
     """Who a verified token acts for.
 
-    ``settings``: the tenant's ``TenantSettings`` row when the implementation loaded it anyway (the
-    built-in does, in the token's query); ``None`` lets authentication read it.
+    ``settings``: the tenant's settings when the implementation read them anyway, as a
+    ``TenantSnapshot`` (the built-in selects them in the token's query) or a ``TenantSettings`` row;
+    ``None`` lets authentication read them.
     """
 
     tenant_id: str

@@ -481,17 +481,16 @@ class UserStore:
         )
 
 
-_BY_ID = select(*LISTED).where(
-    ScimUser.tenant_id == bindparam("tenant_id"), ScimUser.id == bindparam("user_id")
-)
-_BY_ID_BODY = select(*LISTED_BODY).where(
-    ScimUser.tenant_id == bindparam("tenant_id"), ScimUser.id == bindparam("user_id")
-)
-_EXISTS = select(ScimUser.id).where(
-    ScimUser.tenant_id == bindparam("tenant_id"), ScimUser.id == bindparam("user_id")
-)
-# A user's delete, as statements built once on the tables (no ORM bookkeeping, compiled once).
 _USERS, _GROUPS, _MEMBERS = ScimUser.__table__, ScimGroup.__table__, ScimGroupMember.__table__
+# GET by id and the userName lookup: the same columns on the table, so that running them skips the
+# ORM's per-statement work (a third of a lookup's time in the plugin).
+_LISTED_COLUMNS = tuple(_USERS.c[column.key] for column in LISTED)
+_LISTED_BODY_COLUMNS = tuple(_USERS.c[column.key] for column in LISTED_BODY)
+_THIS_TENANT = _USERS.c.tenant_id == bindparam("tenant_id")
+_BY_ID = select(*_LISTED_COLUMNS).where(_THIS_TENANT, _USERS.c.id == bindparam("user_id"))
+_BY_ID_BODY = select(*_LISTED_BODY_COLUMNS).where(_THIS_TENANT, _USERS.c.id == bindparam("user_id"))
+_EXISTS = select(_USERS.c.id).where(_THIS_TENANT, _USERS.c.id == bindparam("user_id"))
+# A user's delete, as statements built once on the tables (no ORM bookkeeping, compiled once).
 _MEMBER = and_(_MEMBERS.c.tenant_id == bindparam("tenant"), _MEMBERS.c.member_id == bindparam("user"))
 _LEAVE_GROUPS = (
     update(_GROUPS)
@@ -519,12 +518,9 @@ _UPDATE_USER = update(_USERS).where(
     _USERS.c.id == bindparam("user"),
     _USERS.c.version == bindparam("expected"),
 )
-_BY_USER_NAME = select(*LISTED).where(
-    ScimUser.tenant_id == bindparam("tenant_id"), ScimUser.user_name_norm == bindparam("user_name_norm")
-)
-_BY_USER_NAME_BODY = select(*LISTED_BODY).where(
-    ScimUser.tenant_id == bindparam("tenant_id"), ScimUser.user_name_norm == bindparam("user_name_norm")
-)
+_USER_NAME_IS = _USERS.c.user_name_norm == bindparam("user_name_norm")
+_BY_USER_NAME = select(*_LISTED_COLUMNS).where(_THIS_TENANT, _USER_NAME_IS)
+_BY_USER_NAME_BODY = select(*_LISTED_BODY_COLUMNS).where(_THIS_TENANT, _USER_NAME_IS)
 
 
 def _unique_violation(exc: IntegrityError) -> bool:

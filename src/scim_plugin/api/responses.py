@@ -21,6 +21,13 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def with_raw_attribute(resource: dict[str, Any], name: str, raw_value: str) -> RawJSON:
+    """``resource`` serialised with one more attribute whose value is already JSON (``raw_value``); for a
+    value too large to build as Python objects first (a group's members)."""
+    head = _dumps(resource)
+    return RawJSON(f"{head[:-1]}{',' if len(head) > 2 else ''}{_dumps(name)}:{raw_value}}}")
+
+
 def _payload(body: Any) -> str:
     if isinstance(body, RawJSON):
         return body

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select, update
 from ..auth import TokenRejected
 from ..extension import get_state, signing_keys
 from ..markers import hookimpl
-from ..models import TenantSettings, Token, utcnow
+from ..models import SNAPSHOT_COLUMNS, SNAPSHOT_FIELDS, TenantSettings, TenantSnapshot, Token, utcnow
 from ..seam import IssuedCredential, TokenIdentity
 from ..tokens import TokenInvalid, issue_token, parse_token, verify_secret
 
@@ -59,13 +59,21 @@ def scim_issue_token(tenant_id: str, issued_by: str | None) -> IssuedCredential:
     return IssuedCredential(token=issued.token, token_id=issued.token_id, hint=issued.hint)
 
 
-# The token's row and, in the same round trip, its tenant's settings: loading them as an entity puts
-# them in the session, where authentication's ``session.get(TenantSettings, ...)`` finds them without a
-# query. Built once: constructing the statement per request costs more than running it.
+# The token's row and, in the same round trip, its tenant's settings (handed on as a snapshot, so
+# authentication reads nothing more). Built once, on the tables: constructing the statement per request,
+# or running it through the ORM, costs more than running it.
+_TOKENS = Token.__table__
 _TOKEN_AND_TENANT = (
-    select(Token.id, Token.tenant_id, Token.verifier, Token.status, Token.expires_at, TenantSettings)
-    .outerjoin(TenantSettings, TenantSettings.tenant_id == Token.tenant_id)
-    .where(Token.token_id == bindparam("token_id"))
+    select(
+        _TOKENS.c.id,
+        _TOKENS.c.tenant_id,
+        _TOKENS.c.verifier,
+        _TOKENS.c.status,
+        _TOKENS.c.expires_at,
+        *(column.label(f"tenant_{column.key}") for column in SNAPSHOT_COLUMNS),
+    )
+    .outerjoin(TenantSettings.__table__, TenantSettings.__table__.c.tenant_id == _TOKENS.c.tenant_id)
+    .where(_TOKENS.c.token_id == bindparam("token_id"))
 )
 
 
@@ -87,7 +95,10 @@ def scim_verify_token(token: str) -> TokenIdentity:
     if row.status == "grace" and (row.expires_at is None or row.expires_at <= now):
         raise TokenRejected("token replaced (grace period over)")
     _record_use(presented.token_id, row.id)
-    return TokenIdentity(tenant_id=row.tenant_id, token_id=presented.token_id, settings=row.TenantSettings)
+    settings = None
+    if row.tenant_tenant_id is not None:
+        settings = TenantSnapshot(*(getattr(row, f"tenant_{name}") for name in SNAPSHOT_FIELDS))
+    return TokenIdentity(tenant_id=row.tenant_id, token_id=presented.token_id, settings=settings)
 
 
 @hookimpl
