@@ -199,14 +199,22 @@ def scim_update_user(tenant_id: str, host_user_id: str, user: Any) -> bool:
 _LOCK_COMPANY = (
     select(Company.__table__.c.id).where(Company.__table__.c.id == bindparam("company_id")).with_for_update()
 )
+_OTHER_USERS = _USERS.alias("other_users")
+# The user goes only if another user of the company stays: the rule is checked in the DELETE itself.
 _DELETE_USER = delete(_USERS).where(
+    _USERS.c.id == bindparam("user_id"),
+    _USERS.c.company_id == bindparam("company_id"),
+    select(_OTHER_USERS.c.id)
+    .where(_OTHER_USERS.c.company_id == bindparam("company_id"), _OTHER_USERS.c.id != bindparam("user_id"))
+    .exists(),
+)
+_USER_IN_COMPANY = select(_USERS.c.id).where(
     _USERS.c.id == bindparam("user_id"), _USERS.c.company_id == bindparam("company_id")
 )
 _DELETE_MEMBERSHIPS = [
     delete(model.__table__).where(model.__table__.c.user_id == bindparam("user_id"))
     for model in (WorkspaceMembership, TeamMembership, RoleAssignment)
 ]
-_ANY_USER_LEFT = select(select(_USERS.c.id).where(_USERS.c.company_id == bindparam("company_id")).exists())
 
 
 @hookimpl
@@ -219,19 +227,19 @@ def scim_delete_user(tenant_id: str, host_user_id: str) -> bool:
         # Two concurrent deletes of a company's last two users must not both pass the check below: the
         # company row lock makes the second wait until the first commits.
         db.session.execute(_LOCK_COMPANY, params)
-    # One DELETE, scoped to the company, instead of loading the user to check whose it is.
+    # One DELETE, scoped to the company and refusing its last user, instead of loading the user to check
+    # whose it is and counting what is left. On SQLite (whose driver runs plain SELECTs outside the
+    # transaction) the check thus runs under the one writer lock, after any concurrent delete committed.
     if db.session.execute(_DELETE_USER, params).rowcount != 1:
-        raise _errors().NotFound("The dashboard user behind this SCIM user no longer exists.")
+        if db.session.execute(_USER_IN_COMPANY, params).first() is None:
+            raise _errors().NotFound("The dashboard user behind this SCIM user no longer exists.")
+        raise _errors().HostRefused("Failed to delete user: a company must keep at least one dashboard user.")
     if sqlite:
         # The memberships' foreign keys cascade in the database, except on SQLite (it enforces them
         # only with PRAGMA foreign_keys): set-based deletes there, not the ORM cascade, which would load
         # every membership first.
         for statement in _DELETE_MEMBERSHIPS:
             db.session.execute(statement, params)
-    # Checked after the delete, inside the write: on SQLite (whose driver runs plain SELECTs outside the
-    # transaction) the check then runs under the one writer lock, after any concurrent delete committed.
-    if not db.session.execute(_ANY_USER_LEFT, params).scalar():  # one indexed probe, not a count
-        raise _errors().HostRefused("Failed to delete user: a company must keep at least one dashboard user.")
     loaded = db.session.identity_map.get(identity_key(User, params["user_id"]))
     if loaded is not None:  # loaded earlier in this request: it no longer exists
         db.session.expunge(loaded)

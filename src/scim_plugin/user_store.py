@@ -316,17 +316,20 @@ class UserStore:
         # The user leaves its groups: their member lists changed, so their versions and counts move on.
         # First, while its membership rows exist (they cascade away with the user), and even for a
         # company that had no group when this request began: one may have been created since.
-        self.session.execute(_LEAVE_GROUPS, {**params, "now": utcnow()})
-        sqlite = self.session.get_bind(mapper=ScimUser).dialect.name == "sqlite"
+        params["now"] = utcnow()
+        dialect = self.session.get_bind(mapper=ScimUser).dialect.name
+        sqlite = dialect == "sqlite"
+        if dialect != "postgresql":
+            self.session.execute(_LEAVE_GROUPS, params)
         if sqlite:
             # The foreign keys cascade in the database, except on SQLite (only with PRAGMA foreign_keys).
             self.session.execute(_DELETE_MEMBERSHIPS, params)
         # No read first: the DELETE says which host user was behind the row, and whether there was one.
-        if versions is None:
-            gone = self.session.execute(_DELETE_USER, params).first()
-        else:
-            versioned = _DELETE_USER.where(_USERS.c.version.in_(versions or [-1]))
-            gone = self.session.execute(versioned, params).first()
+        # On PostgreSQL the groups are left in the same statement (one round trip, not two).
+        statement = _LEAVE_AND_DELETE_USER if dialect == "postgresql" else _DELETE_USER
+        if versions is not None:
+            statement = statement.where(_USERS.c.version.in_(versions or [-1]))
+        gone = self.session.execute(statement, params).first()
         if gone is None:
             exists = {"tenant_id": self.tenant_id, "user_id": user_id}
             if versions is None or self.session.execute(_EXISTS, exists).first() is None:
@@ -508,6 +511,9 @@ _DELETE_USER = (
     .where(_USERS.c.tenant_id == bindparam("tenant"), _USERS.c.id == bindparam("user"))
     .returning(_USERS.c.host_user_id)
 )
+# PostgreSQL: the UPDATE of the groups runs in the DELETE's statement (a writable CTE), on the
+# membership rows as they were before the DELETE cascades them away.
+_LEAVE_AND_DELETE_USER = _DELETE_USER.add_cte(_LEAVE_GROUPS.returning(_GROUPS.c.id).cte("left_groups"))
 _VALUES = ScimUserValue.__table__
 _DELETE_VALUES = delete(_VALUES).where(_VALUES.c.user_id == bindparam("user"))
 # Writes: the columns come from the parameters (UPDATE ... SET only the keys given).
