@@ -96,3 +96,21 @@ def test_the_user_name_lookup_fast_path_answers_like_the_filter(app, scim):
 
     globex = ScimClient(scim.client, issue_token(app, "globex"))
     assert globex.get('/Users?filter=userName eq "straße.user@example.com"').get_json()["totalResults"] == 0
+
+
+def test_a_provisioning_write_costs_one_statement_per_table_it_writes(app, scim):
+    """On PostgreSQL a new user's SCIM row and its value rows are one statement, and a DELETE leaves the
+    user's groups in its own statement; SQLite (no writable CTEs) writes them one by one."""
+    with app.app_context():
+        postgresql = app.extensions["scim"].db.engine.dialect.name == "postgresql"
+    emails = [{"value": f"jane{i}@mail.example"} for i in range(2)]
+    with statements(app) as seen:
+        user = scim.post("/Users", json={"userName": "jane@example.com", "emails": emails}).get_json()
+    scim_writes = [s for s in seen if s.lstrip().startswith(("insert", "with")) and "scim_user" in s]
+    assert len(scim_writes) == (1 if postgresql else 2), scim_writes
+    group = scim.post("/Groups", json={"displayName": "Team", "members": [{"value": user["id"]}]}).get_json()
+    with statements(app) as seen:
+        assert scim.delete(f"/Users/{user['id']}").status_code == 204
+    group_writes = [s for s in seen if "scim_group" in s]
+    assert len(group_writes) == (1 if postgresql else 2), group_writes
+    assert scim.get(f"/Groups/{group['id']}").get_json()["meta"]["version"] == 'W/"2"'

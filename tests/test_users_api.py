@@ -11,7 +11,7 @@ from examples.host_app.extensions import db
 from examples.host_app.models import Company, Team, User, Workspace
 from sqlalchemy import func, select, text
 
-from scim_plugin.models import ScimUser
+from scim_plugin.models import ScimUser, ScimUserValue
 from scim_plugin.schemas import ENTERPRISE_USER_URN, PERMISSIONS_URN, USER_URN
 from tests.conftest import ScimClient, issue_token
 
@@ -139,6 +139,27 @@ class TestCreate:
         assert [(t.team.name, t.permissions) for t in user.team_memberships] == [
             ("Growth", ["view_segments"])
         ]
+
+    @pytest.mark.parametrize("emails", [1, 3, 12])
+    def test_every_email_is_filterable_after_create(self, app: Any, scim: ScimClient, emails: int) -> None:
+        # On PostgreSQL up to 8 value rows go in the SCIM row's INSERT (a writable CTE), more in a second.
+        addresses = [f"jane{i}@mail.example" for i in range(emails)]
+        user = new_user(scim, emails=[{"value": a, "type": "other"} for a in addresses])
+        for address in (addresses[0], addresses[-1]):
+            condition = f'emails.value eq "{address.upper()}"'
+            r = scim.get(f"/Users?filter={quote(condition)}")
+            assert r.status_code == 200 and [u["id"] for u in r.get_json()["Resources"]] == [user["id"]]
+        with app.app_context():
+            stored = db.session.execute(
+                select(ScimUserValue.value).where(ScimUserValue.user_id == user["id"])
+            )
+            assert sorted(stored.scalars()) == sorted(addresses)
+        # A taken userName is still a 409 that writes neither row.
+        assert_error(
+            scim.post("/Users", json={"userName": "JANE@acme.example", "emails": [{"value": "x@y.z"}]}), 409
+        )
+        with app.app_context():
+            assert db.session.execute(select(func.count()).select_from(ScimUserValue)).scalar() == emails
 
     def test_duplicate_user_name_is_409_case_insensitive(self, app: Any, scim: ScimClient) -> None:
         new_user(scim)

@@ -269,11 +269,24 @@ class UserStore:
         # The host's rows first, then the SCIM row in one INSERT that already names its host user (no
         # UPDATE afterwards). A taken userName trips the unique index here, and the error handler rolls
         # back the host's rows with it (no savepoint, for the reason given in ``_save``).
+        value_rows = self._value_rows(row)
+        together = (
+            0 < len(value_rows) <= _MAX_VALUES_WITH_USER
+            and self.session.get_bind(mapper=ScimUser).dialect.name == "postgresql"
+        )
         try:
-            self.session.execute(_INSERT_USER, values)
+            if together:
+                # One round trip for the row and its filterable values (a writable CTE).
+                params = {f"u_{key}": item for key, item in values.items()}
+                for index, value_row in enumerate(value_rows):
+                    params.update({f"v{index}_{key}": item for key, item in value_row.items()})
+                self.session.execute(_insert_user_with_values(len(value_rows)), params)
+            else:
+                self.session.execute(_INSERT_USER, values)
         except IntegrityError:
             raise errors.Uniqueness(f'A user with userName "{row.user_name}" already exists.') from None
-        self._write_values(row, new=True)
+        if value_rows and not together:
+            self.session.execute(_INSERT_VALUES, value_rows)
         return row
 
     def replace(self, user_id: str, body: Any, if_match: str | None) -> ScimUser:
@@ -396,7 +409,7 @@ class UserStore:
             set_committed_value(row, column, value)
         self._flush_unique(values["user_name"], previous=previous_name)
         if _value_entries(old) != _value_entries(new):
-            self._write_values(row, new=False)
+            self._write_values(row)
         change = self._change(row, password, with_permissions=permissions_given)
         if row.host_user_id is not None:
             handled = self.state.hook.scim_update_user(
@@ -432,10 +445,15 @@ class UserStore:
             "body": rendered_body(resource),
         }
 
-    def _write_values(self, row: ScimUser, *, new: bool) -> None:
-        """Mirror the multi-valued attributes into ``scim_user_values`` for filtering."""
-        if not new:
-            self.session.execute(_DELETE_VALUES, {"user": row.id})
+    def _write_values(self, row: ScimUser) -> None:
+        """Mirror the multi-valued attributes into ``scim_user_values`` again, for filtering."""
+        self.session.execute(_DELETE_VALUES, {"user": row.id})
+        rows = self._value_rows(row)
+        if rows:
+            self.session.execute(_INSERT_VALUES, rows)
+
+    def _value_rows(self, row: ScimUser) -> list[dict[str, Any]]:
+        """The ``scim_user_values`` rows of the user's multi-valued attributes."""
         rows = []
         for attribute, entry in _value_entries(row.resource):
             value = entry.get("value")
@@ -451,8 +469,7 @@ class UserStore:
                     "primary": entry["primary"] if isinstance(entry.get("primary"), bool) else None,
                 }
             )
-        if rows:
-            self.session.execute(_INSERT_VALUES, rows)
+        return rows
 
     def _permissions(self, resource: dict[str, Any]) -> Permissions:
         """The requested permissions; a user given no workspace joins the tenant's default workspace.
@@ -524,6 +541,29 @@ _UPDATE_USER = update(_USERS).where(
     _USERS.c.id == bindparam("user"),
     _USERS.c.version == bindparam("expected"),
 )
+# A new user with up to this many value rows (an IdP sends one to three emails, phone numbers...) is
+# written in one statement on PostgreSQL; more take a second INSERT.
+_MAX_VALUES_WITH_USER = 8
+_VALUE_KEYS = ("user_id", "tenant_id", "attribute", "type", "value", "value_norm", "primary")
+# What ``create`` writes of a new user: its ``values`` (identity, document, host id and ``_columns``).
+_INSERT_USER_KEYS = frozenset(
+    ("id", "tenant_id", "resource", "version", "created_at", "updated_at", "host_user_id", "user_name",
+     "user_name_norm", "external_id", "display_name_norm", "given_name_norm", "family_name_norm", "active",
+     "body")
+)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=_MAX_VALUES_WITH_USER)
+def _insert_user_with_values(count: int) -> Any:
+    """PostgreSQL: ``INSERT`` of the SCIM row (parameters ``u_<column>``) in a writable CTE of the
+    ``INSERT`` of ``count`` value rows (parameters ``v<i>_<column>``); built once per count. No parameter
+    is named as a column: SQLAlchemy would add that column to the outer ``INSERT``."""
+    user_columns = [column.key for column in _USERS.c if column.key in _INSERT_USER_KEYS]
+    new_user = insert(_USERS).values({key: bindparam(f"u_{key}") for key in user_columns}).cte("new_user")
+    rows = [{key: bindparam(f"v{index}_{key}") for key in _VALUE_KEYS} for index in range(count)]
+    return insert(_VALUES).values(rows).add_cte(new_user)
+
+
 _USER_NAME_IS = _USERS.c.user_name_norm == bindparam("user_name_norm")
 _BY_USER_NAME = select(*_LISTED_COLUMNS).where(_THIS_TENANT, _USER_NAME_IS)
 _BY_USER_NAME_BODY = select(*_LISTED_BODY_COLUMNS).where(_THIS_TENANT, _USER_NAME_IS)
