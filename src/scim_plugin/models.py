@@ -106,9 +106,10 @@ class TenantSnapshot:
     has_groups: bool
 
     @classmethod
-    def of(cls, row: Any) -> TenantSnapshot:
-        """From a ``TenantSettings`` row, or any row with its columns (``SNAPSHOT_COLUMNS``)."""
-        return cls(**{name: getattr(row, name) for name in SNAPSHOT_FIELDS})
+    def of(cls, row: Any, prefix: str = "") -> TenantSnapshot:
+        """From a ``TenantSettings`` row, or any row with its columns (``SNAPSHOT_COLUMNS``), labelled
+        ``prefix`` + name when selected beside other tables' columns."""
+        return cls(**{name: getattr(row, prefix + name) for name in SNAPSHOT_FIELDS})
 
 
 SNAPSHOT_FIELDS = tuple(field.name for field in fields(TenantSnapshot))

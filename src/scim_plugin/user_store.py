@@ -79,8 +79,8 @@ def stored_document(row: Any, prefix: str, groups: list[dict[str, Any]] | None =
         return None
     inner = body[len(BODY_PREFIX) + 1 : -1]
     # Timestamps, the integer version and ids of the usual characters need no escaping.
-    user_id = row.id if _PLAIN.match(row.id) else _dumps(row.id)[1:-1]
-    location = _escaped(prefix) + user_id
+    user_id = row.id if PLAIN_JSON_TEXT.match(row.id) else _dumps(row.id)[1:-1]
+    location = json_escaped(prefix) + user_id
     extra = f',"groups":{_dumps(groups)}' if groups else ""
     meta_text = (
         f'{{"resourceType":"User","created":"{format_datetime(row.created_at)}",'
@@ -90,11 +90,12 @@ def stored_document(row: Any, prefix: str, groups: list[dict[str, Any]] | None =
     return f'{{"id":"{user_id}"{"," if inner else ""}{inner}{extra},"meta":{meta_text}}}'
 
 
-_PLAIN = re.compile(r"[A-Za-z0-9._~-]*\Z")
+# Text JSON never escapes: the plugin's own ids (uuid4 text) are made of it.
+PLAIN_JSON_TEXT = re.compile(r"[A-Za-z0-9._~-]*\Z")
 
 
 @functools.lru_cache(maxsize=16)
-def _escaped(text: str) -> str:
+def json_escaped(text: str) -> str:
     """``text`` as it stands inside a JSON string (a page's location prefix: escaped once, not per user)."""
     return _dumps(text)[1:-1]
 

@@ -8,8 +8,6 @@ write's response leaves them out.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -25,7 +23,7 @@ from ..paging import Segment, index_list
 from ..resources import render, shows_unchanged
 from ..schemas import GROUP_RESOURCE, USER_RESOURCE, resolve_path
 from ..sql_filters import FilterCompiler
-from ..user_store import LISTED, UserStore, etag, parse_etag
+from ..user_store import LISTED, PLAIN_JSON_TEXT, UserStore, etag, json_escaped, parse_etag
 from . import users
 from .discovery import base_url
 from .query import (
@@ -75,17 +73,13 @@ def _member_entries(members: list[str]) -> list[dict[str, Any]]:
     return [{"value": user_id, "$ref": prefix + user_id, "type": "User"} for user_id in members]
 
 
-# Characters JSON never escapes: the plugin's own ids (uuid4 text) are made of them.
-_PLAIN_IDS = re.compile(r"[0-9A-Za-z._~-]*")
-
-
 def _members_json(members: list[str]) -> str | None:
     """The entries of :func:`_member_entries` as JSON text, joined from the ids: a group of thousands
     renders in a millisecond instead of being built, copied and encoded entry by entry. ``None`` when
     an id would need escaping (the caller then takes the general path)."""
-    if not _PLAIN_IDS.fullmatch("".join(members)):
+    if not PLAIN_JSON_TEXT.match("".join(members)):
         return None
-    prefix = json.dumps(f"{base_url()}/Users/", ensure_ascii=False)[1:-1]
+    prefix = json_escaped(f"{base_url()}/Users/")
     entries = ",".join(f'{{"value":"{m}","$ref":"{prefix}{m}","type":"User"}}' for m in members)
     return f"[{entries}]"
 

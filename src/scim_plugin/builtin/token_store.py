@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select, update
 from ..auth import TokenRejected
 from ..extension import get_state, signing_keys
 from ..markers import hookimpl
-from ..models import SNAPSHOT_COLUMNS, SNAPSHOT_FIELDS, TenantSettings, TenantSnapshot, Token, utcnow
+from ..models import SNAPSHOT_COLUMNS, TenantSettings, TenantSnapshot, Token, utcnow
 from ..seam import IssuedCredential, TokenIdentity
 from ..tokens import TokenInvalid, issue_token, parse_token, verify_secret
 
@@ -95,9 +95,7 @@ def scim_verify_token(token: str) -> TokenIdentity:
     if row.status == "grace" and (row.expires_at is None or row.expires_at <= now):
         raise TokenRejected("token replaced (grace period over)")
     _record_use(presented.token_id, row.id)
-    settings = None
-    if row.tenant_tenant_id is not None:
-        settings = TenantSnapshot(*(getattr(row, f"tenant_{name}") for name in SNAPSHOT_FIELDS))
+    settings = TenantSnapshot.of(row, "tenant_") if row.tenant_tenant_id is not None else None
     return TokenIdentity(tenant_id=row.tenant_id, token_id=presented.token_id, settings=settings)
 
 
