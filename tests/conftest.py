@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import examples.host_app.models  # noqa: F401  (the host's tables in its metadata before the schema fixture)
 import pytest
 from examples.host_app import create_app
 from examples.host_app.extensions import db as host_db
