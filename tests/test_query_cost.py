@@ -114,3 +114,58 @@ def test_a_provisioning_write_costs_one_statement_per_table_it_writes(app, scim)
     group_writes = [s for s in seen if "scim_group" in s]
     assert len(group_writes) == (1 if postgresql else 2), group_writes
     assert scim.get(f"/Groups/{group['id']}").get_json()["meta"]["version"] == 'W/"2"'
+
+
+def test_every_statement_of_a_provisioning_round_is_compiled_once(app, scim):
+    """SQLAlchemy compiles a statement once and reuses it, unless it has no cache key (a multi-row
+    ``VALUES`` has none): compiling it on every request cost a PostgreSQL create more than a round trip.
+    The second round of the same requests must find every statement compiled already."""
+    from sqlalchemy.engine.interfaces import CacheStats
+
+    with app.app_context():
+        engine = app.extensions["scim"].db.engine
+    seen: list[tuple[str, CacheStats]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if context is not None and context.compiled is not None:
+            seen.append((" ".join(statement.split())[:100], context.cache_hit))
+
+    patch_op = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+    def provisioning_round(n: int) -> None:
+        emails = [{"value": f"r{n}.{i}@mail.example", "primary": i == 0} for i in range(3)]
+        created = scim.post("/Users", json={"userName": f"round{n}@example.com", "emails": emails})
+        assert created.status_code == 201, created.get_json()
+        user = created.get_json()
+        url = f"/Users/{user['id']}"
+        assert scim.get(url).status_code == 200
+        assert scim.get(f'/Users?filter=userName eq "round{n}@example.com"').status_code == 200
+        assert scim.get("/Users?startIndex=1&count=10").status_code == 200
+        for ops in (
+            [{"op": "replace", "path": "active", "value": False}],
+            [{"op": "replace", "path": "name.givenName", "value": f"Given {n}"}],
+        ):
+            assert scim.patch(url, json={"schemas": [patch_op], "Operations": ops}).status_code == 200
+        put = {"userName": f"round{n}@example.com", "name": {"familyName": f"Put {n}"}, "emails": emails}
+        assert scim.put(url, json=put).status_code == 200
+        group = scim.post("/Groups", json={"displayName": f"Round {n}", "members": [{"value": user["id"]}]})
+        group_url = f"/Groups/{group.get_json()['id']}"
+        other = scim.post("/Users", json={"userName": f"other{n}@example.com"}).get_json()
+        for op in ("add", "remove"):
+            body = {
+                "schemas": [patch_op],
+                "Operations": [{"op": op, "path": "members", "value": [{"value": other["id"]}]}],
+            }
+            assert scim.patch(group_url, json=body).status_code in (200, 204)
+        assert scim.get(group_url).status_code == 200
+        assert scim.delete(url).status_code == 204
+        assert scim.delete(group_url).status_code == 204
+
+    provisioning_round(1)
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        provisioning_round(2)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert seen
+    assert [s for s in seen if s[1] is not CacheStats.CACHE_HIT] == []

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, cast, delete, func, insert, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -552,10 +552,17 @@ _MAX_VALUES_WITH_USER = 8
 def _insert_user_with_values(user_columns: tuple[str, ...], value_columns: tuple[str, ...], rows: int) -> Any:
     """PostgreSQL: ``INSERT`` of the SCIM row's ``user_columns`` (parameters ``u_<column>``) in a writable
     CTE of the ``INSERT`` of ``rows`` value rows (parameters ``v<i>_<column>``); built once per shape.
-    No parameter is named as a column: SQLAlchemy would add that column to the outer ``INSERT``."""
+    No parameter is named as a column: SQLAlchemy would add that column to the outer ``INSERT``.
+    The value rows are a ``SELECT ... UNION ALL`` and not a multi-row ``VALUES``: SQLAlchemy does not
+    cache the compiled form of the latter, and compiling it cost more than the round trip it saves."""
     new_user = insert(_USERS).values({key: bindparam(f"u_{key}") for key in user_columns}).cte("new_user")
-    values = [{key: bindparam(f"v{index}_{key}") for key in value_columns} for index in range(rows)]
-    return insert(_VALUES).values(values).add_cte(new_user)
+    selects = [
+        # Each parameter cast to its column's type: a NULL in a SELECT list is text otherwise.
+        select(*(cast(bindparam(f"v{index}_{key}"), _VALUES.c[key].type) for key in value_columns))
+        for index in range(rows)
+    ]
+    chosen = selects[0] if rows == 1 else union_all(*selects)
+    return insert(_VALUES).from_select(list(value_columns), chosen).add_cte(new_user)
 
 
 _USER_NAME_IS = _USERS.c.user_name_norm == bindparam("user_name_norm")
