@@ -345,28 +345,40 @@ def test_concurrent_group_member_adds_lose_no_member(http):
     assert sorted(m["value"] for m in final.get("members", [])) == sorted(members)
 
 
+def _keep_only(engine: Any, pattern: str) -> None:
+    """Leave the test company with only the users whose email is LIKE ``pattern`` (its demo users go)."""
+    with engine.begin() as conn:
+        company_id = conn.execute(
+            text("SELECT company_id FROM users WHERE email LIKE :p LIMIT 1"), {"p": pattern}
+        ).scalar_one()
+        others = "SELECT id FROM users WHERE company_id = :c AND email NOT LIKE :p"
+        for table in ("workspace_memberships", "team_memberships", "role_assignments"):
+            conn.execute(
+                text(f"DELETE FROM {table} WHERE user_id IN ({others})"), {"c": company_id, "p": pattern}
+            )
+        conn.execute(
+            text("DELETE FROM users WHERE company_id = :c AND email NOT LIKE :p"),
+            {"c": company_id, "p": pattern},
+        )
+
+
+def _host_users(engine: Any, pattern: str) -> list[str]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT email FROM users WHERE email LIKE :p ORDER BY email"), {"p": pattern}
+        )
+        return list(rows.scalars())
+
+
 def test_concurrent_deletes_of_a_companys_last_two_users_keep_one(http, database_url):
     """The host refuses to delete a company's last user; two deletes racing for the last two must not
-    both pass that check (the example host locks the company row on PostgreSQL)."""
+    both pass that check (on PostgreSQL, the example host's first try needs a survivor it can lock
+    without waiting, and its second try orders the rest by the company row)."""
     first, _ = _create(http, "last.one@example.com")
     second, _ = _create(http, "last.two@example.com")
     engine = _engine(database_url)
     try:
-        with engine.begin() as conn:
-            # Leave the company with exactly these two users: its demo users go.
-            company = conn.execute(text("SELECT company_id FROM users WHERE email = 'last.one@example.com'"))
-            company_id = company.scalar_one()
-            for table in ("workspace_memberships", "team_memberships", "role_assignments"):
-                conn.execute(
-                    text(
-                        f"DELETE FROM {table} WHERE user_id IN (SELECT id FROM users WHERE company_id = :c "
-                        "AND email NOT LIKE 'last.%')"
-                    ),
-                    {"c": company_id},
-                )
-            conn.execute(
-                text("DELETE FROM users WHERE company_id = :c AND email NOT LIKE 'last.%'"), {"c": company_id}
-            )
+        _keep_only(engine, "last.%")
         for _ in range(3):
             results = race(
                 [
@@ -392,5 +404,74 @@ def test_concurrent_deletes_of_a_companys_last_two_users_keep_one(http, database
             first, second = kept, _create(http, names[gone])[0]
             if names[kept] != "last.one@example.com":
                 first, second = second, first
+    finally:
+        engine.dispose()
+
+
+def test_concurrent_deletes_of_every_user_of_a_company_leave_exactly_one(http, database_url):
+    """An IdP deprovisions a whole company at once: every delete but one succeeds, none deadlocks or
+    answers 503 on PostgreSQL (whose deletes run side by side), and the company keeps exactly one user."""
+    names = [f"everyone.{i:02d}@example.com" for i in range(12)]
+    ids = [_create(http, name)[0] for name in names]
+    engine = _engine(database_url)
+    try:
+        _keep_only(engine, "everyone.%")
+        retried_before = http.retried
+        results = race([lambda i=i: http.call("DELETE", f"/Users/{ids[i]}", via=i) for i in range(len(ids))])
+        statuses = [status for status, _, _ in results]
+        assert sorted(statuses) == [204] * (len(ids) - 1) + [409], results
+        refused = next(doc for status, doc, _ in results if status == 409)
+        assert_error_body(409, refused)
+        assert "at least one" in refused["detail"]
+        kept = [name for name, status in zip(names, statuses, strict=True) if status == 409]
+        assert _host_users(engine, "everyone.%") == kept
+        assert [http.call("GET", f"/Users/{i}")[0] for i in ids].count(200) == 1
+        if not database_url.startswith("sqlite"):
+            # SQLite may answer 503 while its one writer lock is busy; PostgreSQL has no reason to.
+            assert http.retried == retried_before
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("held", "then", "expected"),
+    [
+        # The only other user is being changed (its email: a key change) and the change is undone.
+        ("survivor FOR UPDATE", "ROLLBACK", 204),
+        # ... or it is being deleted, and that commits: the user to delete is now the last one.
+        ("survivor deleted", "COMMIT", 409),
+        # The user to delete is another delete's survivor (locked FOR KEY SHARE) until that one ends.
+        ("target FOR KEY SHARE", "COMMIT", 204),
+    ],
+)
+def test_a_delete_waits_for_busy_rows_instead_of_refusing(http, database_url, held, then, expected):
+    """PostgreSQL: the example host's first try skips rows other transactions hold; when that leaves it
+    nothing to delete, its second try waits for them and decides on what they committed."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL row locks; SQLite has none (its one writer lock orders the deletes)")
+    target, _ = _create(http, "busy.target@example.com")
+    _create(http, "busy.survivor@example.com")
+    engine = _engine(database_url)
+    try:
+        _keep_only(engine, "busy.%")
+        with engine.connect() as other:
+            email = "busy.target@example.com" if held.startswith("target") else "busy.survivor@example.com"
+            if held == "survivor deleted":
+                other.execute(text("DELETE FROM users WHERE email = :e"), {"e": email})
+            else:
+                lock = "FOR KEY SHARE" if held.endswith("KEY SHARE") else "FOR UPDATE"
+                other.execute(text(f"SELECT id FROM users WHERE email = :e {lock}"), {"e": email})
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                deleting = pool.submit(http.call, "DELETE", f"/Users/{target}")
+                time.sleep(1.0)
+                assert not deleting.done(), deleting.result()  # it waits; it did not refuse or delete
+                other.execute(text(then))
+                status, doc, _ = deleting.result(timeout=30)
+        assert status == expected, doc
+        if expected == 409:
+            assert_error_body(409, doc)
+            assert _host_users(engine, "busy.%") == ["busy.target@example.com"]
+        else:
+            assert "busy.target@example.com" not in _host_users(engine, "busy.%")
     finally:
         engine.dispose()

@@ -12,7 +12,7 @@ from typing import Any
 
 import pluggy
 from flask import g
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.util import identity_key
 
@@ -200,21 +200,30 @@ _LOCK_COMPANY = (
     select(Company.__table__.c.id).where(Company.__table__.c.id == bindparam("company_id")).with_for_update()
 )
 _OTHER_USERS = _USERS.alias("other_users")
+_SAME_COMPANY = (_USERS.c.id == bindparam("user_id"), _USERS.c.company_id == bindparam("company_id"))
+_ANOTHER_USER = select(_OTHER_USERS.c.id).where(
+    _OTHER_USERS.c.company_id == bindparam("company_id"), _OTHER_USERS.c.id != bindparam("user_id")
+)
 # The user goes only if another user of the company stays: the rule is checked in the DELETE itself.
-_DELETE_USER = delete(_USERS).where(
-    _USERS.c.id == bindparam("user_id"),
-    _USERS.c.company_id == bindparam("company_id"),
-    select(_OTHER_USERS.c.id)
-    .where(_OTHER_USERS.c.company_id == bindparam("company_id"), _OTHER_USERS.c.id != bindparam("user_id"))
-    .exists(),
+_DELETE_USER = delete(_USERS).where(*_SAME_COMPANY, _ANOTHER_USER.exists())
+# PostgreSQL, first try: the user row and a survivor locked without waiting for anyone (the survivor
+# ``FOR KEY SHARE``, which only a DELETE or a change of its email conflicts with), so concurrent deletes
+# in one company run side by side. A survivor kept locked until commit cannot go meanwhile, so the
+# company keeps a user whatever else commits; a locking read sees the latest rows, not the snapshot.
+_DELETE_USER_UNCONTENDED = delete(_USERS).where(
+    _USERS.c.id.in_(select(_USERS.c.id).where(*_SAME_COMPANY).with_for_update(skip_locked=True)),
+    _ANOTHER_USER.limit(1).with_for_update(read=True, key_share=True, skip_locked=True).exists(),
 )
-_USER_IN_COMPANY = select(_USERS.c.id).where(
-    _USERS.c.id == bindparam("user_id"), _USERS.c.company_id == bindparam("company_id")
+# Second try, under the company row lock: wait for the rows the first try skipped.
+_DELETE_USER_WAITING = delete(_USERS).where(
+    *_SAME_COMPANY, _ANOTHER_USER.limit(1).with_for_update(read=True, key_share=True).exists()
 )
+_USER_IN_COMPANY = select(_USERS.c.id).where(*_SAME_COMPANY)
 _DELETE_MEMBERSHIPS = [
     delete(model.__table__).where(model.__table__.c.user_id == bindparam("user_id"))
     for model in (WorkspaceMembership, TeamMembership, RoleAssignment)
 ]
+_FIRST_TRY = "scim_host_delete"
 
 
 @hookimpl
@@ -223,14 +232,14 @@ def scim_delete_user(tenant_id: str, host_user_id: str) -> bool:
         raise _errors().NotFound("The dashboard user behind this SCIM user no longer exists.")
     params = {"company_id": _company_id(tenant_id), "user_id": int(host_user_id)}
     sqlite = db.session.get_bind().dialect.name == "sqlite"
-    if not sqlite:
-        # Two concurrent deletes of a company's last two users must not both pass the check below: the
-        # company row lock makes the second wait until the first commits.
-        db.session.execute(_LOCK_COMPANY, params)
-    # One DELETE, scoped to the company and refusing its last user, instead of loading the user to check
-    # whose it is and counting what is left. On SQLite (whose driver runs plain SELECTs outside the
-    # transaction) the check thus runs under the one writer lock, after any concurrent delete committed.
-    if db.session.execute(_DELETE_USER, params).rowcount != 1:
+    if sqlite:
+        # One DELETE, scoped to the company and refusing its last user, instead of loading the user to
+        # check whose it is and counting what is left. SQLite's driver runs plain SELECTs outside the
+        # transaction, and its one writer lock orders the DELETEs: the check sees every earlier delete.
+        deleted = db.session.execute(_DELETE_USER, params).rowcount == 1
+    else:
+        deleted = _delete_on_postgresql(params)
+    if not deleted:
         if db.session.execute(_USER_IN_COMPANY, params).first() is None:
             raise _errors().NotFound("The dashboard user behind this SCIM user no longer exists.")
         raise _errors().HostRefused("Failed to delete user: a company must keep at least one dashboard user.")
@@ -244,6 +253,24 @@ def scim_delete_user(tenant_id: str, host_user_id: str) -> bool:
     if loaded is not None:  # loaded earlier in this request: it no longer exists
         db.session.expunge(loaded)
     return True
+
+
+def _delete_on_postgresql(params: dict[str, int]) -> bool:
+    """Delete the user unless it is its company's last; ``False`` when it is, or is gone.
+
+    A company row lock taken by every delete would make the company's deletes queue one behind
+    another (an IdP deprovisions many users of one company at once). So the first try waits for
+    nothing: it skips rows other transactions hold. Only when it deletes nothing (the last user, or
+    the rows it needs are busy) does a second try lock the company, which orders such tries, and
+    wait. The first try runs in a savepoint whose rollback frees what it locked: a try that waits for
+    the company lock while holding a row another one waits for would deadlock.
+    """
+    db.session.execute(text(f"SAVEPOINT {_FIRST_TRY}"))
+    if db.session.execute(_DELETE_USER_UNCONTENDED, params).rowcount == 1:
+        return True  # the savepoint ends with the transaction: no RELEASE round trip
+    db.session.execute(text(f"ROLLBACK TO SAVEPOINT {_FIRST_TRY}"))
+    db.session.execute(_LOCK_COMPANY, params)
+    return db.session.execute(_DELETE_USER_WAITING, params).rowcount == 1
 
 
 @hookimpl
