@@ -99,8 +99,9 @@ def test_the_user_name_lookup_fast_path_answers_like_the_filter(app, scim):
 
 
 def test_a_provisioning_write_costs_one_statement_per_table_it_writes(app, scim):
-    """On PostgreSQL a new user's SCIM row and its value rows are one statement, and a DELETE leaves the
-    user's groups in its own statement; SQLite (no writable CTEs) writes them one by one."""
+    """On PostgreSQL a new user's SCIM row and its value rows are one statement (the host's user and its
+    membership another), and a DELETE leaves the user's groups in its own statement; SQLite (no writable
+    CTEs) writes them one by one."""
     with app.app_context():
         postgresql = app.extensions["scim"].db.engine.dialect.name == "postgresql"
     emails = [{"value": f"jane{i}@mail.example"} for i in range(2)]
@@ -108,6 +109,11 @@ def test_a_provisioning_write_costs_one_statement_per_table_it_writes(app, scim)
         user = scim.post("/Users", json={"userName": "jane@example.com", "emails": emails}).get_json()
     scim_writes = [s for s in seen if s.lstrip().startswith(("insert", "with")) and "scim_user" in s]
     assert len(scim_writes) == (1 if postgresql else 2), scim_writes
+    # The example host: its user and the membership of the default workspace, which the INSERT checks
+    # is the company's (no lookup first); on PostgreSQL both in one statement.
+    host_writes = [s for s in seen if "into users" in s or "into workspace_memberships" in s]
+    assert len(host_writes) == (1 if postgresql else 2), host_writes
+    assert not [s for s in seen if s.lstrip().startswith("select") and "from workspaces" in s], seen
     group = scim.post("/Groups", json={"displayName": "Team", "members": [{"value": user["id"]}]}).get_json()
     with statements(app) as seen:
         assert scim.delete(f"/Users/{user['id']}").status_code == 204

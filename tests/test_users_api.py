@@ -101,6 +101,42 @@ class TestCreate:
         assert body["meta"]["version"] == r.headers["ETag"]
         assert body["meta"]["created"] == body["meta"]["lastModified"]
 
+    @pytest.mark.parametrize("shape", ["only", "after a good one", "another company's"])
+    def test_unknown_workspace_id_is_400_and_nothing_is_written(
+        self, app: Any, scim: ScimClient, shape: str
+    ) -> None:
+        """A workspace granted by id is checked by the membership INSERT itself (on PostgreSQL, in the
+        same statement as the user's): an id the company has not got is refused, and nothing stays."""
+        with app.app_context():
+            ids = dict(db.session.execute(select(Workspace.name, Workspace.id).join(Company)).all())
+            others = db.session.execute(
+                select(Workspace.id).join(Company).where(Company.slug != "acme")
+            ).scalars()
+            foreign = next(iter(others))
+        missing = max(ids.values()) + 1000
+        workspaces = {
+            "only": [{"value": str(missing)}],
+            "after a good one": [{"value": str(ids["Production"])}, {"value": str(missing)}],
+            "another company's": [{"value": str(foreign)}],
+        }[shape]
+        hosts, rows = host_count(app), len(scim_rows(app))
+        r = scim.post(
+            "/Users",
+            json={"userName": "nowhere@acme.example", PERMISSIONS_URN: {"workspaces": workspaces}},
+        )
+        detail = assert_error(r, 400, "invalidValue")["detail"]
+        assert detail == f'Unknown workspace id "{workspaces[-1]["value"]}".', detail
+        assert (host_count(app), len(scim_rows(app))) == (hosts, rows)
+        assert host_user(app, "nowhere@acme.example") is None
+        # The same body with a workspace the company has goes through.
+        good = [{"value": str(ids["Production"])}]
+        r = scim.post(
+            "/Users", json={"userName": "nowhere@acme.example", PERMISSIONS_URN: {"workspaces": good}}
+        )
+        assert r.status_code == 201, r.get_json()
+        user = host_user(app, "nowhere@acme.example")
+        assert user is not None and [m.workspace.name for m in user.memberships] == ["Production"]
+
     def test_creates_host_user_in_default_workspace(self, app: Any, scim: ScimClient) -> None:
         new_user(scim)
         user = host_user(app, "jane@acme.example")

@@ -7,12 +7,13 @@ errors it raises are the plugin's SCIM errors, imported lazily where a refusal n
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 import pluggy
 from flask import g
-from sqlalchemy import bindparam, delete, func, insert, select, text
+from sqlalchemy import bindparam, delete, func, insert, select, text, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.util import identity_key
 
@@ -136,10 +137,64 @@ def scim_resolve_workspace(tenant_id: str, ref: Any) -> Any:
 
 _INSERT_USER = insert(_USERS).returning(_USERS.c.id)
 _INSERT_ROWS = {
-    "memberships": insert(WorkspaceMembership.__table__),
     "teams": insert(TeamMembership.__table__),
     "roles": insert(RoleAssignment.__table__),
 }
+_MEMBERSHIPS = WorkspaceMembership.__table__
+_MEMBERSHIP_COLUMNS = ["user_id", "workspace_id", "permissions", "permission_set_id"]
+
+
+def _membership_of(user_id: Any) -> Any:
+    """The membership row ``user_id`` gets in the workspace ``m_workspace``, if the company has it: the
+    INSERT itself checks the workspace (one statement where a lookup and an INSERT were two)."""
+    return select(
+        user_id,
+        _WORKSPACES.c.id,
+        bindparam("m_permissions", type_=_MEMBERSHIPS.c.permissions.type),
+        bindparam("m_permission_set_id", type_=_MEMBERSHIPS.c.permission_set_id.type),
+    ).where(_WORKSPACES.c.id == bindparam("m_workspace"), _WORKSPACES.c.company_id == bindparam("m_company"))
+
+
+# RETURNING, not the row count: drivers need not count the rows of an INSERT ... SELECT.
+_INSERT_MEMBERSHIP = (
+    insert(_MEMBERSHIPS)
+    .from_select(_MEMBERSHIP_COLUMNS, _membership_of(bindparam("m_user", type_=_USERS.c.id.type)))
+    .returning(_MEMBERSHIPS.c.user_id)
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _insert_user_with_membership(user_columns: tuple[str, ...]) -> Any:
+    """PostgreSQL: the user (parameters ``u_<column>``) in a writable CTE of the INSERT of its one
+    membership, which returns the new id, or nothing when the company has no such workspace. No
+    parameter is named as a column: SQLAlchemy would add that column to the outer INSERT."""
+    new_user = (
+        insert(_USERS)
+        .values({key: bindparam(f"u_{key}") for key in user_columns})
+        .returning(_USERS.c.id)
+        .cte("new_user")
+    )
+    chosen = _membership_of(new_user.c.id).join_from(new_user, _WORKSPACES, true())
+    return (
+        insert(_MEMBERSHIPS)
+        .from_select(_MEMBERSHIP_COLUMNS, chosen)
+        .returning(_MEMBERSHIPS.c.user_id)
+        .add_cte(new_user)
+    )
+
+
+def _membership_params(company_id: int, workspace_id: int, granted: Any) -> dict[str, Any]:
+    permissions, set_id = granted
+    return {
+        "m_workspace": workspace_id,
+        "m_company": company_id,
+        "m_permissions": permissions,
+        "m_permission_set_id": set_id,
+    }
+
+
+def _unknown_workspace(ref: Any) -> Exception:
+    return _errors().InvalidValue(f"Unknown workspace {ref.describe()}.")
 
 
 @hookimpl
@@ -157,27 +212,38 @@ def scim_create_user(tenant_id: str, user: Any) -> str:
         "company_permissions": [],
     }
     grants = None
+    unchecked: dict[int, Any] = {}  # workspaces granted by id: the membership INSERTs check them
     if user.permissions is not None:
         # A new user has no group grants yet: its own permissions are all it has.
-        grants = _resolve(company_id, user.permissions)
+        grants = _resolve(company_id, user.permissions, unchecked=unchecked)
         values["scim_own_permissions"] = _dump(user.permissions)
         values["company_permissions"] = grants.company_permissions
+    memberships = list(grants.memberships.items()) if grants is not None else []
     # Plain INSERTs: a new user has nothing to load or reconcile, so the ORM's unit of work (which
     # _apply_permissions needs for updates) would only add its bookkeeping.
     try:
-        host_id = db.session.execute(_INSERT_USER, values).scalar_one()
+        if len(memberships) == 1 and db.session.get_bind().dialect.name == "postgresql":
+            # The usual create (one workspace): the user and its membership in one round trip.
+            workspace_id, granted = memberships.pop()
+            params = {f"u_{key}": value for key, value in values.items()}
+            params.update(_membership_params(company_id, workspace_id, granted))
+            host_id = db.session.execute(_insert_user_with_membership(tuple(values)), params).scalar()
+            if host_id is None:
+                raise _unknown_workspace(unchecked[workspace_id])
+        else:
+            host_id = db.session.execute(_INSERT_USER, values).scalar_one()
     except IntegrityError as exc:
         # The unique index on lower(email) answers "is it taken?" in the INSERT itself (no lookup
         # first, and no race between a lookup and the INSERT); the plugin rolls the request back.
         if "email" not in str(exc.orig).lower():
             raise
         raise _errors().Uniqueness(f'A dashboard user with email "{email}" already exists.') from None
+    for workspace_id, granted in memberships:
+        params = {"m_user": host_id, **_membership_params(company_id, workspace_id, granted)}
+        if db.session.execute(_INSERT_MEMBERSHIP, params).first() is None:
+            raise _unknown_workspace(unchecked[workspace_id])
     if grants is not None:
         rows = {
-            "memberships": [
-                {"user_id": host_id, "workspace_id": ws, "permissions": granted, "permission_set_id": set_id}
-                for ws, (granted, set_id) in grants.memberships.items()
-            ],
             "teams": [{"user_id": host_id, "team_id": t, "permissions": p} for t, p in grants.teams],
             "roles": [{"user_id": host_id, "role_id": role_id} for role_id in grants.role_ids],
         }
@@ -460,11 +526,15 @@ def _id_of(model: Any, ref: Any, *scope: Any) -> int | None:
     return _find(model.id, model, ref, *scope)  # type: ignore[no-any-return]
 
 
-def _resolve(company_id: int, permissions: Any, group_grants: Any = None) -> _Grants:
+def _resolve(
+    company_id: int, permissions: Any, group_grants: Any = None, *, unchecked: dict[int, Any] | None = None
+) -> _Grants:
     """Check ``permissions`` (plus what mapped groups grant) and resolve every reference.
 
     ``group_grants`` is added on top: permissions and roles are unioned, a workspace both grant gets the
     union of the permission lists, and the user's own permission set wins over a group's.
+    With ``unchecked``, a workspace granted by id is not looked up: its id goes into the dict (with its
+    reference) and the caller's INSERT checks it (see ``_insert_memberships``).
     """
     extra = group_grants or _seam().Permissions()
     company_permissions = _check_permissions(
@@ -482,7 +552,12 @@ def _resolve(company_id: int, permissions: Any, group_grants: Any = None) -> _Gr
     memberships: dict[int, tuple[list[str], int | None]] = {}
     own_workspaces = len(permissions.workspaces)
     for index, grant in enumerate((*permissions.workspaces, *extra.workspaces)):
-        workspace_id = _workspace_id(grant.workspace, company_id)
+        ref = grant.workspace
+        if unchecked is not None and ref.id is not None and str(ref.id).isdigit():
+            workspace_id = int(ref.id)
+            unchecked[workspace_id] = ref
+        else:
+            workspace_id = _workspace_id(ref, company_id)
         if workspace_id is None:
             raise _errors().InvalidValue(f"Unknown workspace {grant.workspace.describe()}.")
         set_id = None
