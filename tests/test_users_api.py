@@ -780,6 +780,37 @@ class TestDelete:
             values = text("SELECT count(*) FROM scim_user_values WHERE user_id = :u")
             assert db.session.execute(values, {"u": created["id"]}).scalar_one() == 0
 
+    @pytest.mark.parametrize("enforced", [True, False], ids=["foreign keys on", "foreign keys off"])
+    def test_the_plugins_rows_of_the_user_go_with_it(
+        self, app: Any, scim: ScimClient, enforced: bool
+    ) -> None:
+        """Its value rows and group memberships go, and its groups move on a version, whether the database
+        cascades them (PostgreSQL; SQLite with ``PRAGMA foreign_keys``, which the example host turns on)
+        or the plugin deletes them itself (SQLite without)."""
+        from examples.host_app import _enforce_foreign_keys
+        from sqlalchemy import event
+
+        with app.app_context():
+            if db.engine.dialect.name != "sqlite" and not enforced:
+                pytest.skip("PostgreSQL always enforces foreign keys")
+            if not enforced:
+                event.remove(db.engine, "connect", _enforce_foreign_keys)
+                db.engine.dispose()  # new connections, without the pragma
+            if db.engine.dialect.name == "sqlite":
+                pragma = db.session.connection().exec_driver_sql("PRAGMA foreign_keys").scalar()
+                assert pragma == int(enforced)
+                db.session.remove()
+        created = new_user(scim)
+        group = scim.post("/Groups", json={"displayName": "Team", "members": [{"value": created["id"]}]})
+        group_url = f"/Groups/{group.get_json()['id']}"
+        assert scim.delete(f"/Users/{created['id']}").status_code == 204
+        with app.app_context():
+            for table, column in (("scim_user_values", "user_id"), ("scim_group_members", "member_id")):
+                left = text(f"SELECT count(*) FROM {table} WHERE {column} = :u")
+                assert db.session.execute(left, {"u": created["id"]}).scalar_one() == 0, table
+        after = scim.get(group_url).get_json()
+        assert after.get("members", []) == [] and after["meta"]["version"] == 'W/"2"'
+
     def test_other_tenant_is_404_and_nothing_deleted(
         self, app: Any, scim: ScimClient, globex: ScimClient
     ) -> None:

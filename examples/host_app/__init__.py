@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import event
 
 from .extensions import db
 from .plugins import init_plugins
@@ -29,6 +30,12 @@ def _secret_key(app: Flask) -> str:
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def _enforce_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -53,6 +60,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _secret_key(app)
 
     db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            # SQLite enforces foreign keys (ON DELETE CASCADE included) only when each connection asks.
+            event.listen(db.engine, "connect", _enforce_foreign_keys)
     pm = init_plugins(app)
     pm.hook.dashboard_init_app(app=app)
 

@@ -285,10 +285,6 @@ _DELETE_USER_WAITING = delete(_USERS).where(
     *_SAME_COMPANY, _ANOTHER_USER.limit(1).with_for_update(read=True, key_share=True).exists()
 )
 _USER_IN_COMPANY = select(_USERS.c.id).where(*_SAME_COMPANY)
-_DELETE_MEMBERSHIPS = [
-    delete(model.__table__).where(model.__table__.c.user_id == bindparam("user_id"))
-    for model in (WorkspaceMembership, TeamMembership, RoleAssignment)
-]
 _FIRST_TRY = "scim_host_delete"
 
 
@@ -309,12 +305,8 @@ def scim_delete_user(tenant_id: str, host_user_id: str) -> bool:
         if db.session.execute(_USER_IN_COMPANY, params).first() is None:
             raise _errors().NotFound("The dashboard user behind this SCIM user no longer exists.")
         raise _errors().HostRefused("Failed to delete user: a company must keep at least one dashboard user.")
-    if sqlite:
-        # The memberships' foreign keys cascade in the database, except on SQLite (it enforces them
-        # only with PRAGMA foreign_keys): set-based deletes there, not the ORM cascade, which would load
-        # every membership first.
-        for statement in _DELETE_MEMBERSHIPS:
-            db.session.execute(statement, params)
+    # The memberships go with the user: their foreign keys cascade (on SQLite too, where the app turns
+    # foreign keys on for every connection).
     loaded = db.session.identity_map.get(identity_key(User, params["user_id"]))
     if loaded is not None:  # loaded earlier in this request: it no longer exists
         db.session.expunge(loaded)

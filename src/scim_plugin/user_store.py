@@ -333,11 +333,11 @@ class UserStore:
         # company that had no group when this request began: one may have been created since.
         params["now"] = utcnow()
         dialect = self.session.get_bind(mapper=ScimUser).dialect.name
-        sqlite = dialect == "sqlite"
+        # The foreign keys cascade in the database, except on SQLite without PRAGMA foreign_keys.
+        cascades = dialect != "sqlite" or _sqlite_enforces_foreign_keys(self.session)
         if dialect != "postgresql":
             self.session.execute(_LEAVE_GROUPS, params)
-        if sqlite:
-            # The foreign keys cascade in the database, except on SQLite (only with PRAGMA foreign_keys).
+        if not cascades:
             self.session.execute(_DELETE_MEMBERSHIPS, params)
         # No read first: the DELETE says which host user was behind the row, and whether there was one.
         # On PostgreSQL the groups are left in the same statement (one round trip, not two).
@@ -351,7 +351,7 @@ class UserStore:
                 # Absent, or a concurrent DELETE won.
                 raise errors.NotFound(f"User {user_id} not found.")
             raise errors.PreconditionFailed("The user was changed by someone else (If-Match failed).")
-        if sqlite:
+        if not cascades:
             self.session.execute(_DELETE_VALUES, params)
         if gone.host_user_id is not None:
             # Refused (HostRefused) or failed: the error handler rolls the SCIM side back with it.
@@ -568,6 +568,19 @@ def _insert_user_with_values(user_columns: tuple[str, ...], value_columns: tuple
 _USER_NAME_IS = _USERS.c.user_name_norm == bindparam("user_name_norm")
 _BY_USER_NAME = select(*_LISTED_COLUMNS).where(_THIS_TENANT, _USER_NAME_IS)
 _BY_USER_NAME_BODY = select(*_LISTED_BODY_COLUMNS).where(_THIS_TENANT, _USER_NAME_IS)
+
+
+def _sqlite_enforces_foreign_keys(session: Any) -> bool:
+    """Whether this SQLite connection enforces foreign keys (the host turned ``PRAGMA foreign_keys`` on
+    when it connected): then a user's value and membership rows go with it, as on other databases.
+    Asked once per connection; the pragma cannot change inside a transaction, and hosts set it on connect."""
+    connection = session.connection()
+    info = connection.connection.info
+    enforced = info.get("scim_foreign_keys")
+    if enforced is None:
+        enforced = bool(connection.exec_driver_sql("PRAGMA foreign_keys").scalar())
+        info["scim_foreign_keys"] = enforced
+    return bool(enforced)
 
 
 def _unique_violation(exc: IntegrityError) -> bool:
