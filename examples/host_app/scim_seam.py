@@ -300,7 +300,7 @@ def scim_delete_user(tenant_id: str, host_user_id: str) -> bool:
         # transaction, and its one writer lock orders the DELETEs: the check sees every earlier delete.
         deleted = db.session.execute(_DELETE_USER, params).rowcount == 1
     else:
-        deleted = _delete_on_postgresql(params)
+        deleted = _delete_with_row_locks(params)
     if not deleted:
         if db.session.execute(_USER_IN_COMPANY, params).first() is None:
             raise _errors().NotFound("The dashboard user behind this SCIM user no longer exists.")
@@ -313,7 +313,7 @@ def scim_delete_user(tenant_id: str, host_user_id: str) -> bool:
     return True
 
 
-def _delete_on_postgresql(params: dict[str, int]) -> bool:
+def _delete_with_row_locks(params: dict[str, int]) -> bool:
     """Delete the user unless it is its company's last; ``False`` when it is, or is gone.
 
     A company row lock taken by every delete would make the company's deletes queue one behind
@@ -526,7 +526,7 @@ def _resolve(
     ``group_grants`` is added on top: permissions and roles are unioned, a workspace both grant gets the
     union of the permission lists, and the user's own permission set wins over a group's.
     With ``unchecked``, a workspace granted by id is not looked up: its id goes into the dict (with its
-    reference) and the caller's INSERT checks it (see ``_insert_memberships``).
+    reference) and the caller's INSERT checks it (``_INSERT_MEMBERSHIP``, ``scim_create_user``).
     """
     extra = group_grants or _seam().Permissions()
     company_permissions = _check_permissions(

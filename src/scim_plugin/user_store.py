@@ -574,7 +574,7 @@ def _sqlite_enforces_foreign_keys(session: Any) -> bool:
     """Whether this SQLite connection enforces foreign keys (the host turned ``PRAGMA foreign_keys`` on
     when it connected): then a user's value and membership rows go with it, as on other databases.
     Asked once per connection; the pragma cannot change inside a transaction, and hosts set it on connect."""
-    connection = session.connection()
+    connection = session.connection(bind_arguments={"mapper": ScimUser})
     info = connection.connection.info
     enforced = info.get("scim_foreign_keys")
     if enforced is None:
