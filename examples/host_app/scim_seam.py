@@ -193,7 +193,10 @@ def _membership_params(company_id: int, workspace_id: int, granted: Any) -> dict
     }
 
 
-def _unknown_workspace(ref: Any) -> Exception:
+def _unknown_workspace(workspace_id: int, unchecked: dict[int, Any]) -> Exception:
+    """The refusal of a membership its INSERT did not write: named as the client wrote it, or by id for
+    a workspace found by name that went before the INSERT (deleted meanwhile)."""
+    ref = unchecked.get(workspace_id) or _seam().Ref(id=str(workspace_id))
     return _errors().InvalidValue(f"Unknown workspace {ref.describe()}.")
 
 
@@ -229,7 +232,7 @@ def scim_create_user(tenant_id: str, user: Any) -> str:
             params.update(_membership_params(company_id, workspace_id, granted))
             host_id = db.session.execute(_insert_user_with_membership(tuple(values)), params).scalar()
             if host_id is None:
-                raise _unknown_workspace(unchecked[workspace_id])
+                raise _unknown_workspace(workspace_id, unchecked)
         else:
             host_id = db.session.execute(_INSERT_USER, values).scalar_one()
     except IntegrityError as exc:
@@ -241,7 +244,7 @@ def scim_create_user(tenant_id: str, user: Any) -> str:
     for workspace_id, granted in memberships:
         params = {"m_user": host_id, **_membership_params(company_id, workspace_id, granted)}
         if db.session.execute(_INSERT_MEMBERSHIP, params).first() is None:
-            raise _unknown_workspace(unchecked[workspace_id])
+            raise _unknown_workspace(workspace_id, unchecked)
     if grants is not None:
         rows = {
             "teams": [{"user_id": host_id, "team_id": t, "permissions": p} for t, p in grants.teams],

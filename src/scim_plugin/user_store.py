@@ -576,11 +576,11 @@ def _sqlite_enforces_foreign_keys(session: Any) -> bool:
     Asked once per connection; the pragma cannot change inside a transaction, and hosts set it on connect."""
     connection = session.connection(bind_arguments={"mapper": ScimUser})
     info = connection.connection.info
-    enforced = info.get("scim_foreign_keys")
+    enforced: bool | None = info.get("scim_foreign_keys")
     if enforced is None:
         enforced = bool(connection.exec_driver_sql("PRAGMA foreign_keys").scalar())
         info["scim_foreign_keys"] = enforced
-    return bool(enforced)
+    return enforced
 
 
 def _unique_violation(exc: IntegrityError) -> bool:
