@@ -258,7 +258,7 @@ def test_a_member_joining_later_gets_the_mapping(
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "add", "path": "members", "value": [{"value": late}]}],
     }
-    assert scim.patch(f"/Groups/{crew['id']}", json=body).status_code == 200
+    assert scim.patch(f"/Groups/{crew['id']}", json=body).status_code == 204
     assert access(app, "late@acme.example")["roles"] == ["Campaign Manager"]
     assert ">3</td>" in admin_client.get(PAGE).get_data(as_text=True)
 

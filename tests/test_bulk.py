@@ -265,7 +265,7 @@ def test_mapped_group_grants_follow_a_bulk_membership(app: Flask, scim: ScimClie
             f"/Groups/{group['id']}", {"op": "add", "path": "members", "value": [{"value": "bulkId:u1"}]}
         ),
     )
-    assert statuses(results) == ["201", "200"]
+    assert statuses(results) == ["201", "204"]
     assert access(app, "ann@acme.example")["workspaces"]["Production"] == (["view_campaigns"], None)
 
 

@@ -86,6 +86,7 @@ def test_init_app_twice_fails_clearly(app):
         ("SCIM_TRUSTED_PROXIES", "10.0.0.1/abc"),
         ("SCIM_RATE_LIMIT", "lots"),
         ("SCIM_PATCH_RESPONSE", 201),
+        ("SCIM_GROUP_PATCH_RESPONSE", 200.5),
         ("SCIM_RESPONSE_STYLE", "xml"),
         ("SCIM_AUDIT_READS", "yes"),
         ("SCIM_TOKEN_ROTATION_GRACE", -1),

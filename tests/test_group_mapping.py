@@ -70,7 +70,7 @@ def test_joining_and_leaving_a_mapped_group(app: Flask, scim: ScimClient) -> Non
     assert before == {"workspaces": {"Staging": (["view_campaigns"], None)}, "roles": [], "company": []}
     assert (
         patch(scim, group["id"], {"op": "add", "path": "members", "value": [{"value": jane}]}).status_code
-        == 200
+        == 204
     )
     joined = access(app, "jane@acme.example")
     assert joined == {
@@ -96,7 +96,7 @@ def test_joining_and_leaving_a_mapped_group(app: Flask, scim: ScimClient) -> Non
     assert set(access(app, "jane@acme.example")["workspaces"]) == {"Marketing Sandbox", "Production"}
     # Leaving removes only what the group granted.
     assert (
-        patch(scim, group["id"], {"op": "remove", "path": f'members[value eq "{jane}"]'}).status_code == 200
+        patch(scim, group["id"], {"op": "remove", "path": f'members[value eq "{jane}"]'}).status_code == 204
     )
     assert access(app, "jane@acme.example") == {
         "workspaces": {"Marketing Sandbox": (["view_segments"], None)},
@@ -117,7 +117,7 @@ def test_two_groups_union_and_overlap_with_own_workspace(app: Flask, scim: ScimC
     }
     assert (
         patch(scim, two["id"], {"op": "Remove", "path": "members", "value": [{"value": jane}]}).status_code
-        == 200
+        == 204
     )
     assert access(app, "jane@acme.example")["workspaces"] == {
         "Staging": (["view_campaigns"], None),
@@ -190,7 +190,7 @@ def test_unmapped_group_only_records_membership(app: Flask, scim: ScimClient, re
     register(Spy())
     jane = staging_user(scim, "jane@acme.example")
     group = new_group(scim, "Plain", [jane])
-    assert patch(scim, group["id"], {"op": "remove", "path": "members"}).status_code == 200
+    assert patch(scim, group["id"], {"op": "remove", "path": "members"}).status_code == 204
     assert calls == []
 
 
@@ -261,7 +261,7 @@ def test_hook_scim_apply_group_grants(app: Flask, scim: ScimClient, register: An
         ),
     )
     calls.clear()
-    assert patch(scim, one["id"], {"op": "remove", "path": "members"}).status_code == 200
+    assert patch(scim, one["id"], {"op": "remove", "path": "members"}).status_code == 204
     assert calls == [(host_id, Permissions(roles=(Ref(name="Campaign Manager"),)))]
     # With no implementation answering, a mapped group's membership change is 501 and writes nothing.
     pm = app.extensions["scim"].pm

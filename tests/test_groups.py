@@ -22,6 +22,13 @@ from tests.test_users_api import LIST, PATCH_OP, SEARCH, assert_error, new_user
 MS_GROUP = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
 
 
+@pytest.fixture
+def app_config() -> dict[str, Any]:
+    # Most tests here read the group from the PATCH's answer: 200 with the group, an operator's choice.
+    # The default (204) is tested on its own: test_group_patch_answers_204_by_default.
+    return {"SCIM_GROUP_PATCH_RESPONSE": 200}
+
+
 def new_group(
     scim: ScimClient, name: str = "Engineering", members: list[str] | None = None, **extra: Any
 ) -> Any:
@@ -327,7 +334,7 @@ def test_patch_responses_204_attributes_and_excluded_members(app: Any, scim: Sci
         query="?excludedAttributes=members",
     )
     assert r.status_code == 200 and "members" not in r.get_json() and r.get_json()["displayName"] == "Eng"
-    app.extensions["scim"].config = ScimConfig.from_mapping({"SCIM_PATCH_RESPONSE": 204})
+    app.extensions["scim"].config = ScimConfig.from_mapping({"SCIM_GROUP_PATCH_RESPONSE": 204})
     r = patch(scim, group["id"], {"op": "remove", "path": "members", "value": [{"value": b}]})
     assert r.status_code == 204 and r.headers["ETag"] == 'W/"3"' and not r.get_data()
     r = patch(
@@ -337,6 +344,41 @@ def test_patch_responses_204_attributes_and_excluded_members(app: Any, scim: Sci
         query="?attributes=displayName",
     )
     assert r.status_code == 200 and set(r.get_json()) == {"schemas", "id", "displayName"}
+
+
+class TestGroupPatchDefault:
+    @pytest.fixture
+    def app_config(self) -> dict[str, Any]:
+        return {}  # the plugin's defaults
+
+    def test_group_patch_answers_204_by_default(self, scim: ScimClient) -> None:
+        a, b = users(scim, 2)
+        gid = new_group(scim, "Eng", [a])["id"]
+        # Entra's membership PATCH, as it sends it (capitalised op, a value list): 204, no body, the version.
+        r = patch(scim, gid, {"op": "Add", "path": "members", "value": [{"value": b}]})
+        assert r.status_code == 204 and not r.get_data() and r.headers["ETag"] == 'W/"2"'
+        assert member_ids(scim, gid) == sorted([a, b])
+        # Okta's rename: a path-less replace carrying the group's id.
+        r = patch(scim, gid, {"op": "replace", "value": {"id": gid, "displayName": "Eng 2"}})
+        assert r.status_code == 204 and r.headers["ETag"] == 'W/"3"'
+        assert scim.get(f"/Groups/{gid}").get_json()["displayName"] == "Eng 2"
+        # A client that names attributes gets them (RFC 7644 §3.5.2: then the server MUST answer 200).
+        r = patch(
+            scim,
+            gid,
+            {"op": "remove", "path": "members", "value": [{"value": a}]},
+            query="?attributes=members",
+        )
+        assert r.status_code == 200 and [m["value"] for m in r.get_json()["members"]] == [b]
+        # Errors keep their bodies, and a user's PATCH still answers 200 with the user.
+        assert_error(
+            patch(scim, gid, {"op": "add", "path": "members", "value": [{"value": "nobody"}]}),
+            400,
+            "invalidValue",
+        )
+        body = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": False}]}
+        r = scim.patch(f"/Users/{a}", json=body)
+        assert r.status_code == 200 and r.get_json()["active"] is False
 
 
 def test_members_joined_as_text_equal_the_projected_members(scim: ScimClient) -> None:
@@ -379,7 +421,8 @@ def test_members_needing_json_escapes_take_the_general_path(app: Any) -> None:
 def test_member_cap(app: Any, scim: ScimClient) -> None:
     a, b, c = users(scim, 3)
     group = new_group(scim, "Eng", [a, b])
-    app.extensions["scim"].config = ScimConfig.from_mapping({"SCIM_MAX_GROUP_MEMBERS_RETURNED": 2})
+    capped = {"SCIM_MAX_GROUP_MEMBERS_RETURNED": 2, "SCIM_GROUP_PATCH_RESPONSE": 200}
+    app.extensions["scim"].config = ScimConfig.from_mapping(capped)
     assert len(scim.get(f"/Groups/{group['id']}").get_json()["members"]) == 2
     r = patch(scim, group["id"], {"op": "add", "path": "members", "value": [{"value": c}]})
     assert r.status_code == 200 and "members" not in r.get_json()  # the write happened; members left out
@@ -540,7 +583,7 @@ def test_replay_entra_group_flow(app: Any, scim: ScimClient) -> None:
     gid = r.get_json()["id"]
     found = filtered(scim, "/Groups", 'displayName eq "Group1DisplayName"', excludedAttributes="members")
     assert [g["id"] for g in found["Resources"]] == [gid] and "members" not in found["Resources"][0]
-    app.extensions["scim"].config = ScimConfig.from_mapping({"SCIM_PATCH_RESPONSE": 204})
+    app.extensions["scim"].config = ScimConfig.from_mapping({})  # the default: Entra expects 204
     r = patch(
         scim,
         gid,

@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "SCIM_AUDIT_RETENTION_DAYS": 90,
     "SCIM_RESPONSE_STYLE": "scim",
     "SCIM_PATCH_RESPONSE": 200,
+    "SCIM_GROUP_PATCH_RESPONSE": 204,
     "SCIM_PASSWORD": "ignore",
     "SCIM_MAX_GROUP_MEMBERS_RETURNED": 10_000,
     "SCIM_BULK_MAX_OPERATIONS": 1000,
@@ -95,6 +96,7 @@ class ScimConfig:
     audit_retention_days: int
     response_style: str
     patch_response: int
+    group_patch_response: int
     password: str
     plugins: tuple[str, ...]
     blocked_plugins: tuple[str, ...]
@@ -198,6 +200,7 @@ class ScimConfig:
             audit_retention_days=integer("SCIM_AUDIT_RETENTION_DAYS", 1, 36500),
             response_style=choice("SCIM_RESPONSE_STYLE", RESPONSE_STYLES),
             patch_response=choice("SCIM_PATCH_RESPONSE", (200, 204)),
+            group_patch_response=choice("SCIM_GROUP_PATCH_RESPONSE", (200, 204)),
             password=choice("SCIM_PASSWORD", PASSWORD_POLICIES),
             plugins=names("SCIM_PLUGINS"),
             blocked_plugins=names("SCIM_BLOCKED_PLUGINS"),

@@ -198,7 +198,10 @@ def patch_group(group_id: str) -> Response:
     if changed:
         users.defer_event("group.updated", row.tenant_id, id=row.id)
     g.scim_resource_id = row.id
-    return patch_reply(etag(row.version), lambda: _resource_response(row))
+    # 204 by default: Entra expects it and advises against echoing the member list, Okta accepts it,
+    # and the group's members need not be read and rendered in the write's transaction.
+    config = get_state().config
+    return patch_reply(etag(row.version), lambda: _resource_response(row), config.group_patch_response)
 
 
 def delete_group(group_id: str) -> Response:

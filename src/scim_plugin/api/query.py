@@ -195,11 +195,10 @@ def list_body(
     return body
 
 
-def patch_reply(etag_value: str, resource: Callable[[], flask.Response]) -> flask.Response:
-    """A PATCH's answer: ``200`` with the resource, or ``204`` (Entra's recommendation) when
-    ``SCIM_PATCH_RESPONSE`` says so and the client named no ``attributes`` to see (RFC 7644 §3.5.2)."""
-    config = get_state().config
-    attributes, _ = projection(flask.request, config)
-    if config.patch_response == 204 and attributes is None:
+def patch_reply(etag_value: str, resource: Callable[[], flask.Response], status: int) -> flask.Response:
+    """A PATCH's answer: ``200`` with the resource, or ``204`` when ``status`` (the resource type's
+    ``SCIM_*PATCH_RESPONSE``) says so and the client named no ``attributes`` to see (RFC 7644 §3.5.2)."""
+    attributes, _ = projection(flask.request, get_state().config)
+    if status == 204 and attributes is None:
         return flask.Response(status=204, headers={"ETag": etag_value})
     return resource()

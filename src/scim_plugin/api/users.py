@@ -289,7 +289,7 @@ def patch_user(user_id: str) -> Response:
             name = "user.reactivated" if row.active else "user.deactivated"
         defer_event(name, row.tenant_id, id=row.id)
     g.scim_resource_id = row.id
-    return patch_reply(etag(row.version), lambda: _resource_response(row))
+    return patch_reply(etag(row.version), lambda: _resource_response(row), get_state().config.patch_response)
 
 
 def delete_user(user_id: str) -> Response:
