@@ -31,6 +31,10 @@ def test_write_is_recorded_with_its_outcome(app, scim, token):
     assert record.client_ip == "127.0.0.1"
     assert record.duration_ms is not None and record.duration_ms >= 0
     assert record.reason is None
+    # A refused create names no resource: the id it would have had was never written.
+    assert scim.post("/Users", json=NEW_USER).status_code == 409
+    refused = records(app)[-1]
+    assert (refused.status, refused.resource_id) == (409, None)
 
 
 def test_failed_write_is_recorded_and_nothing_else_is_written(app, scim):

@@ -296,6 +296,10 @@ def test_hook_scim_host_user_info(app: Flask, scim: ScimClient, register: Regist
 
     register(Fixed())
     assert "2030-01-02T03:04:05" in scim.get(f"/Users/{created['id']}").get_data(as_text=True)
+    # A host that answers for a user it has just created (one that adopts existing accounts): the
+    # POST's answer, rendered before the host's user existed, is rendered again to show it.
+    adopted = create(scim, "adopted@acme.example")
+    assert adopted[PERMISSIONS_URN]["lastSignInAt"] == "2030-01-02T03:04:05Z"
 
 
 def test_hook_scim_resolve_tenant(app: Flask, register: Register) -> None:

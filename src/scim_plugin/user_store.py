@@ -146,6 +146,16 @@ def if_match_versions(header: str | None) -> list[int] | None:
     return [v for v in (parse_etag(part) for part in header.split(",")) if v is not None]
 
 
+class NewUser(NamedTuple):
+    """A user ``UserStore.prepare`` made from a request body: its row (no host user yet), the row's
+    column values, its ``scim_user_values`` rows and what the host is told."""
+
+    row: ScimUser
+    values: dict[str, Any]
+    value_rows: list[dict[str, Any]]
+    change: UserChange
+
+
 class UserStore:
     """The tenant's SCIM users."""
 
@@ -233,7 +243,8 @@ class UserStore:
 
     # -- writes --------------------------------------------------------------------------------------
 
-    def create(self, body: Any) -> ScimUser:
+    def prepare(self, body: Any) -> NewUser:
+        """A new user from ``body``, validated and ready to insert; nothing is written or read."""
         resource = normalize_input(body, USER_RESOURCE)
         password = resource.pop("password", None)
         # The host user is active unless told otherwise; the document says so too, so that
@@ -251,11 +262,19 @@ class UserStore:
             "updated_at": now,
             **self._columns(resource),
         }
-        row = ScimUser(**values)  # not added to the session: the INSERT below writes it
+        row = ScimUser(**values)  # not added to the session: ``insert`` writes it
+        return NewUser(row, values, self._value_rows(row), self._change(row, password))
+
+    def insert(self, new: NewUser) -> ScimUser:
+        """Create the host's user, then write the SCIM row that names it; returns the row."""
+        row, values, value_rows = new.row, new.values, new.value_rows
+        # Worked out before the host writes: nothing but the INSERTs between the first write and the last.
+        together = (
+            0 < len(value_rows) <= _MAX_VALUES_WITH_USER
+            and self.session.get_bind(mapper=ScimUser).dialect.name == "postgresql"
+        )
         try:
-            host_id = self.state.hook.scim_create_user(
-                tenant_id=self.tenant_id, user=self._change(row, password)
-            )
+            host_id = self.state.hook.scim_create_user(tenant_id=self.tenant_id, user=new.change)
         except IntegrityError as exc:
             # Two creates of one user race into the host first: the loser's host INSERT trips a unique
             # index of the host's. That is this request's 409, whether or not the host catches it.
@@ -270,11 +289,6 @@ class UserStore:
         # The host's rows first, then the SCIM row in one INSERT that already names its host user (no
         # UPDATE afterwards). A taken userName trips the unique index here, and the error handler rolls
         # back the host's rows with it (no savepoint, for the reason given in ``_save``).
-        value_rows = self._value_rows(row)
-        together = (
-            0 < len(value_rows) <= _MAX_VALUES_WITH_USER
-            and self.session.get_bind(mapper=ScimUser).dialect.name == "postgresql"
-        )
         try:
             if together:
                 # One round trip for the row and its filterable values (a writable CTE).

@@ -177,10 +177,7 @@ def _body(
 
     ``row``: a ``ScimUser``, a ``LISTED`` row, or a ``LISTED_BODY`` row (default projection only).
     """
-    last_sign_in = None
-    if row.host_user_id is not None:
-        info = get_state().hook.scim_host_user_info(tenant_id=row.tenant_id, host_user_id=row.host_user_id)
-        last_sign_in = info.last_sign_in_at if info is not None else None
+    last_sign_in = _last_sign_in(row)
     if _stored_page(attributes, excluded):
         stored = _from_body(row, last_sign_in, groups)
         if stored is not None:
@@ -197,6 +194,14 @@ def _body(
     if _braze_style():
         return to_braze(resource)
     return render(resource, USER_RESOURCE, attributes=attributes, excluded=excluded)
+
+
+def _last_sign_in(row: Any) -> Any:
+    """When the host says the user behind ``row`` last signed in (``scim_host_user_info``), or ``None``."""
+    if row.host_user_id is None:
+        return None
+    info = get_state().hook.scim_host_user_info(tenant_id=row.tenant_id, host_user_id=row.host_user_id)
+    return info.last_sign_in_at if info is not None else None
 
 
 def _from_body(row: Any, last_sign_in: Any, groups: list[dict[str, Any]] | None) -> Any:
@@ -223,6 +228,10 @@ def _from_body(row: Any, last_sign_in: Any, groups: list[dict[str, Any]] | None)
 def _resource_response(row: Any, status: int = 200, **extra_headers: str) -> Response:
     """``row``: a ``ScimUser``, or a ``LISTED`` or ``LISTED_BODY`` row."""
     g.scim_resource_id = row.id
+    return _rendered_response(row, status, **extra_headers)
+
+
+def _rendered_response(row: Any, status: int = 200, **extra_headers: str) -> Response:
     attributes, excluded = _projection_args()
     headers = {"ETag": etag(row.version), **extra_headers}
     groups = _groups([row], attributes, excluded).get(row.id)
@@ -234,9 +243,18 @@ def _projection_args() -> tuple[list[str] | None, list[str] | None]:
 
 
 def create_user() -> Response:
-    row = _store().create(json_body(request))
+    store = _store()
+    new = store.prepare(json_body(request))
+    # Rendered before anything is written: on SQLite the one write lock is held from the first write
+    # to the commit, and the new user has no host user yet, so no ``lastSignInAt`` to show.
+    response = _rendered_response(new.row, 201, Location=_location(new.row.id))
+    row = store.insert(new)
+    g.scim_resource_id = row.id  # only now: a refused create names no resource in the audit trail
+    if _last_sign_in(row) is not None:
+        # A host that adopted an existing account for this user: show when it last signed in.
+        response = _resource_response(row, 201, Location=_location(row.id))
     defer_event("user.created", row.tenant_id, id=row.id, user_name=row.user_name)
-    return _resource_response(row, 201, Location=_location(row.id))
+    return response
 
 
 def get_user(user_id: str) -> Response:
