@@ -185,12 +185,14 @@ class Server:
     ):
         self.name, self.port = name, port
         self.log_path = work / f"gunicorn-{name}.log"
+        per_worker = getattr(args, "worker_connections", None)  # the soak leaves gunicorn's default
         command = [
             str(VENV_BIN / "gunicorn"),
             "--bind", f"127.0.0.1:{port}",
             "--workers", str(args.workers),
             "--worker-class", args.worker_class,
             "--threads", str(args.threads),
+            *(["--worker-connections", str(per_worker)] if per_worker else []),
             "--keep-alive", "5",
             "--backlog", "256",
             "--error-logfile", str(self.log_path),
@@ -690,7 +692,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-class", default="gthread")
     parser.add_argument("--threads", type=int, default=2, help="gunicorn threads per worker")
     parser.add_argument("--wrk-threads", type=int, default=2)
-    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument(
+        "--worker-connections",
+        type=int,
+        help="gunicorn's cap on one worker's connections (default: an equal share of --connections, so that "
+        "every worker serves; without it one worker may accept most of wrk's connections)",
+    )
     parser.add_argument("--port", type=int, default=8101, help="plugin port; the ceiling uses the next one")
     parser.add_argument(
         "--profile",
@@ -710,6 +718,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-chart", action="store_true")
     args = parser.parse_args(argv)
     args.duration = args.duration or (6.0 if args.mode == "quick" else 30.0)
+    args.worker_connections = args.worker_connections or -(-args.connections // args.workers)
+    if args.worker_connections <= args.threads:
+        # gunicorn keeps (worker connections - threads) connections alive; at 0 it closes every one.
+        parser.error("--worker-connections must exceed --threads (give more --connections)")
     args.repeat = args.repeat or (2 if args.mode == "quick" else 3)
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.phases = [p for p in args.phases.split(",") if p]
@@ -737,7 +749,8 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {
             "mode": args.mode,
             "duration_s": args.duration,
-            "server": f"{args.workers} workers, {args.worker_class}, {args.threads} threads, 127.0.0.1",
+            "server": f"{args.workers} workers, {args.worker_class}, {args.threads} threads, "
+            f"{args.worker_connections} connections per worker, 127.0.0.1",
             "load": f"-t{args.wrk_threads} -c{args.connections}, {args.duration:g}s per phase and app in "
             f"{args.repeat} alternating rounds (keep-alive)",
             "sizes": args.sizes,
