@@ -568,6 +568,19 @@ class TestPut:
         assert scim.get(f"/Users/{a['id']}").get_json()["userName"] == "a@acme.example"
         assert host_user(app, "a@acme.example") is not None
 
+    def test_rename_onto_a_dashboard_users_email_is_409(self, app: Any, scim: ScimClient) -> None:
+        # admin@acme.example is a dashboard user the IdP never provisioned: only the host's unique
+        # index on the email knows it. A PATCH or PUT renaming a SCIM user onto it is a 409, not a 500.
+        a = new_user(scim, "a@acme.example")
+        rename = {"op": "replace", "path": "userName", "value": "admin@acme.example"}
+        r = scim.patch(f"/Users/{a['id']}", json=patch_body(rename))
+        assert "admin@acme.example" in assert_error(r, 409, "uniqueness")["detail"]
+        assert_error(
+            scim.put(f"/Users/{a['id']}", json={"userName": "ADMIN@acme.example"}), 409, "uniqueness"
+        )
+        assert scim.get(f"/Users/{a['id']}").get_json()["userName"] == "a@acme.example"
+        assert host_user(app, "a@acme.example") is not None
+
     def test_read_only_id_in_body_is_ignored(self, scim: ScimClient) -> None:
         # The User schema has no immutable attribute (only Group members are), so a PUT cannot hit
         # 400 mutability; a differing readOnly id is ignored rather than refused.

@@ -427,13 +427,24 @@ class UserStore:
         if _value_entries(old) != _value_entries(new):
             self._write_values(row)
         change = self._change(row, password, with_permissions=permissions_given)
-        if row.host_user_id is not None:
-            handled = self.state.hook.scim_update_user(
-                tenant_id=self.tenant_id, host_user_id=row.host_user_id, user=change
-            )
-            if handled is None:
-                raise errors.NotImplementedFeature("No host implementation updates users (scim_update_user).")
-        self.session.flush()
+        try:
+            if row.host_user_id is not None:
+                handled = self.state.hook.scim_update_user(
+                    tenant_id=self.tenant_id, host_user_id=row.host_user_id, user=change
+                )
+                if handled is None:
+                    raise errors.NotImplementedFeature(
+                        "No host implementation updates users (scim_update_user)."
+                    )
+            self.session.flush()
+        except IntegrityError as exc:
+            # The new userName is free among SCIM users but a unique index of the host's has it (a
+            # dashboard user the IdP never provisioned): a 409, whether or not the host catches it.
+            if not _unique_violation(exc):
+                raise
+            raise errors.Uniqueness(
+                f'A user with userName "{values["user_name"]}" already exists (the host refused a duplicate).'
+            ) from None
         return row
 
     def _flush_unique(self, user_name: str, previous: str | None = None) -> None:
