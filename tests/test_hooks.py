@@ -302,6 +302,33 @@ def test_hook_scim_host_user_info(app: Flask, scim: ScimClient, register: Regist
     assert adopted[PERMISSIONS_URN]["lastSignInAt"] == "2030-01-02T03:04:05Z"
 
 
+def test_example_host_profile_update_without_permissions(app: Flask, scim: ScimClient) -> None:
+    # Entra's active PATCH leaves permissions alone: the example host sets the profile columns in one
+    # UPDATE (no ORM load). The answer still shows the host's lastSignInAt, and a host user deleted
+    # behind the plugin's back is a 404 that leaves the SCIM user as it was.
+    created = create(scim)
+    with app.app_context():
+        user = db.session.execute(select(User).where(User.email == "jane@acme.example")).scalar_one()
+        user.last_sign_in_at = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+        db.session.commit()
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Replace", "path": "active", "value": "False"}],
+    }
+    r = scim.patch(f"/Users/{created['id']}", json=body)
+    assert r.status_code == 200 and r.get_json()["active"] is False
+    assert r.get_json()[PERMISSIONS_URN]["lastSignInAt"] == "2026-03-04T05:06:07Z"
+    stored = host_user(app, "jane@acme.example")
+    assert stored is not None and stored.active is False and stored.given_name == "Jane"
+    with app.app_context():
+        db.session.execute(User.__table__.delete().where(User.__table__.c.email == "jane@acme.example"))
+        db.session.commit()
+    body["Operations"][0]["value"] = "True"
+    r = scim.patch(f"/Users/{created['id']}", json=body)
+    assert r.status_code == 404 and "no longer exists" in r.get_json()["detail"]
+    assert scim.get(f"/Users/{created['id']}").get_json()["active"] is False
+
+
 def test_hook_scim_resolve_tenant(app: Flask, register: Register) -> None:
     issue_token(app, "acme")  # by slug
     issue_token(app, str(company_id(app, "globex")))  # by id, in the example host

@@ -13,7 +13,7 @@ from typing import Any
 
 import pluggy
 from flask import g
-from sqlalchemy import bindparam, delete, func, insert, select, text, true
+from sqlalchemy import bindparam, delete, func, insert, select, text, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.util import identity_key
 
@@ -257,12 +257,47 @@ def scim_create_user(tenant_id: str, user: Any) -> str:
     return str(host_id)
 
 
+# A change that leaves permissions alone (Entra's active/name PATCHes) sets the profile columns in one
+# UPDATE: loading the user and flushing it through the ORM cost ~0.7 ms in-process, inside the write.
+_UPDATE_PROFILE = (
+    update(_USERS)
+    .where(_USERS.c.id == bindparam("p_id"), _USERS.c.company_id == bindparam("p_company"))
+    .values(
+        {
+            column: bindparam(f"p_{column}")
+            for column in ("email", "given_name", "family_name", "department", "active")
+        }
+    )
+    .returning(_USERS.c.id, _USERS.c.company_id, _USERS.c.last_sign_in_at)
+)
+
+
 @hookimpl
 def scim_update_user(tenant_id: str, host_user_id: str, user: Any) -> bool:
+    if user.permissions is None and host_user_id.isdigit():
+        user_id = int(host_user_id)
+        if db.session.identity_map.get(identity_key(User, user_id)) is None:  # else the ORM's copy goes stale
+            params = {"p_id": user_id, "p_company": _company_id(tenant_id), **_profile(user)}
+            row = db.session.execute(_UPDATE_PROFILE, params).first()
+            if row is None:
+                raise _errors().NotFound("The dashboard user behind this SCIM user no longer exists.")
+            g.setdefault("updated_host_users", {})[user_id] = row  # what scim_host_user_info needs
+            return True
     host_user = _host_user(tenant_id, host_user_id)
     _apply(host_user, user)
     db.session.flush()
     return True
+
+
+def _profile(change: Any) -> dict[str, Any]:
+    """The profile columns ``change`` sets (``_apply`` sets the same on an ORM user)."""
+    return {
+        "p_email": change.user_name,
+        "p_given_name": change.given_name or "",
+        "p_family_name": change.family_name or "",
+        "p_department": change.department,
+        "p_active": change.active,
+    }
 
 
 _LOCK_COMPANY = (
@@ -381,6 +416,8 @@ def scim_host_user_info(tenant_id: str, host_user_id: str) -> Any:
     if int(host_user_id) in g.get("new_host_users", ()):
         return _seam().HostUserInfo(last_sign_in_at=None)  # created by this request: never signed in
     host_user = db.session.identity_map.get(identity_key(User, int(host_user_id)))
+    if host_user is None:
+        host_user = g.get("updated_host_users", {}).get(int(host_user_id))
     if host_user is None:
         # Two columns, not the whole user: this runs on every GET of a SCIM user.
         host_user = db.session.execute(_SIGN_IN, {"id": int(host_user_id)}).first()
