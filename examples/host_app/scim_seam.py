@@ -259,15 +259,11 @@ def scim_create_user(tenant_id: str, user: Any) -> str:
 
 # A change that leaves permissions alone (Entra's active/name PATCHes) sets the profile columns in one
 # UPDATE: loading the user and flushing it through the ORM cost ~0.7 ms in-process, inside the write.
+_PROFILE_COLUMNS = ("email", "given_name", "family_name", "department", "active")
 _UPDATE_PROFILE = (
     update(_USERS)
     .where(_USERS.c.id == bindparam("p_id"), _USERS.c.company_id == bindparam("p_company"))
-    .values(
-        {
-            column: bindparam(f"p_{column}")
-            for column in ("email", "given_name", "family_name", "department", "active")
-        }
-    )
+    .values({column: bindparam(f"p_{column}") for column in _PROFILE_COLUMNS})
     .returning(_USERS.c.id, _USERS.c.company_id, _USERS.c.last_sign_in_at)
 )
 
@@ -277,7 +273,8 @@ def scim_update_user(tenant_id: str, host_user_id: str, user: Any) -> bool:
     if user.permissions is None and host_user_id.isdigit():
         user_id = int(host_user_id)
         if db.session.identity_map.get(identity_key(User, user_id)) is None:  # else the ORM's copy goes stale
-            params = {"p_id": user_id, "p_company": _company_id(tenant_id), **_profile(user)}
+            params = {"p_id": user_id, "p_company": _company_id(tenant_id)}
+            params.update({f"p_{column}": value for column, value in _profile(user).items()})
             row = db.session.execute(_UPDATE_PROFILE, params).first()
             if row is None:
                 raise _errors().NotFound("The dashboard user behind this SCIM user no longer exists.")
@@ -290,13 +287,13 @@ def scim_update_user(tenant_id: str, host_user_id: str, user: Any) -> bool:
 
 
 def _profile(change: Any) -> dict[str, Any]:
-    """The profile columns ``change`` sets (``_apply`` sets the same on an ORM user)."""
+    """The profile columns (``_PROFILE_COLUMNS``) as ``change`` sets them."""
     return {
-        "p_email": change.user_name,
-        "p_given_name": change.given_name or "",
-        "p_family_name": change.family_name or "",
-        "p_department": change.department,
-        "p_active": change.active,
+        "email": change.user_name,
+        "given_name": change.given_name or "",
+        "family_name": change.family_name or "",
+        "department": change.department,
+        "active": change.active,
     }
 
 
@@ -533,11 +530,8 @@ def _snapshot(host_user: User) -> Any:
 
 
 def _apply(host_user: User, change: Any) -> None:
-    host_user.email = change.user_name
-    host_user.given_name = change.given_name or ""
-    host_user.family_name = change.family_name or ""
-    host_user.department = change.department
-    host_user.active = change.active
+    for column, value in _profile(change).items():
+        setattr(host_user, column, value)
     if change.permissions is not None:
         host_user.scim_own_permissions = _dump(change.permissions)
         _apply_permissions(host_user, change.permissions, _load(host_user.scim_group_grants))

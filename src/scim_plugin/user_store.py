@@ -13,6 +13,8 @@ import functools
 import hashlib
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -273,16 +275,9 @@ class UserStore:
             0 < len(value_rows) <= _MAX_VALUES_WITH_USER
             and self.session.get_bind(mapper=ScimUser).dialect.name == "postgresql"
         )
-        try:
+        # Two creates of one user racing into the host: the loser's host INSERT trips its unique index.
+        with _host_unique(row.user_name):
             host_id = self.state.hook.scim_create_user(tenant_id=self.tenant_id, user=new.change)
-        except IntegrityError as exc:
-            # Two creates of one user race into the host first: the loser's host INSERT trips a unique
-            # index of the host's. That is this request's 409, whether or not the host catches it.
-            if not _unique_violation(exc):
-                raise
-            raise errors.Uniqueness(
-                f'A user with userName "{row.user_name}" already exists (the host refused a duplicate).'
-            ) from None
         if host_id is None:
             raise errors.NotImplementedFeature("No host implementation creates users (scim_create_user).")
         row.host_user_id = values["host_user_id"] = str(host_id)
@@ -427,7 +422,9 @@ class UserStore:
         if _value_entries(old) != _value_entries(new):
             self._write_values(row)
         change = self._change(row, password, with_permissions=permissions_given)
-        try:
+        # The new userName may be free among SCIM users but taken in the host (a dashboard user the IdP
+        # never provisioned).
+        with _host_unique(values["user_name"]):
             if row.host_user_id is not None:
                 handled = self.state.hook.scim_update_user(
                     tenant_id=self.tenant_id, host_user_id=row.host_user_id, user=change
@@ -437,14 +434,6 @@ class UserStore:
                         "No host implementation updates users (scim_update_user)."
                     )
             self.session.flush()
-        except IntegrityError as exc:
-            # The new userName is free among SCIM users but a unique index of the host's has it (a
-            # dashboard user the IdP never provisioned): a 409, whether or not the host catches it.
-            if not _unique_violation(exc):
-                raise
-            raise errors.Uniqueness(
-                f'A user with userName "{values["user_name"]}" already exists (the host refused a duplicate).'
-            ) from None
         return row
 
     def _flush_unique(self, user_name: str, previous: str | None = None) -> None:
@@ -606,6 +595,20 @@ def _sqlite_enforces_foreign_keys(session: Any) -> bool:
         enforced = bool(connection.exec_driver_sql("PRAGMA foreign_keys").scalar())
         info["scim_foreign_keys"] = enforced
     return enforced
+
+
+@contextmanager
+def _host_unique(user_name: str) -> Iterator[None]:
+    """A unique violation raised by the host's writes in the block is this request's ``409 uniqueness``,
+    whether or not the host catches it; the error handler rolls back both sides."""
+    try:
+        yield
+    except IntegrityError as exc:
+        if not _unique_violation(exc):
+            raise
+        raise errors.Uniqueness(
+            f'A user with userName "{user_name}" already exists (the host refused a duplicate).'
+        ) from None
 
 
 def _unique_violation(exc: IntegrityError) -> bool:
