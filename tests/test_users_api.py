@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 from urllib.parse import quote
@@ -333,6 +334,52 @@ class TestCreate:
         r = scim.post("/Users", data=payload, headers={"Content-Type": SCIM_JSON})
         assert_error(r, 413)
         assert scim_rows(app) == []
+
+
+class TestChunkedBody:
+    """A body sent without Content-Length (chunked: a streaming proxy, ``curl -T -``) is measured as it
+    is read, against the same SCIM_MAX_BODY_BYTES as one with a Content-Length."""
+
+    LIMIT = 1024
+
+    @pytest.fixture
+    def app_config(self) -> dict[str, Any]:
+        return {"SCIM_MAX_BODY_BYTES": self.LIMIT}
+
+    @staticmethod
+    def send(scim: ScimClient, method: str, path: str, payload: str) -> Any:
+        return scim.client.open(
+            f"/scim/v2{path}",
+            method=method,
+            input_stream=io.BytesIO(payload.encode()),
+            headers={**scim.headers(), "Content-Type": SCIM_JSON, "Transfer-Encoding": "chunked"},
+            environ_overrides={"wsgi.input_terminated": True},
+        )
+
+    def sized(self, size: int, **fields: Any) -> str:
+        template = json.dumps({**fields, "displayName": ""})
+        payload = template.replace('"displayName": ""', f'"displayName": "{"x" * (size - len(template))}"')
+        assert len(payload) == size
+        return payload
+
+    def test_post_over_the_limit_is_413_and_writes_nothing(self, app: Any, scim: ScimClient) -> None:
+        r = self.send(scim, "POST", "/Users", self.sized(self.LIMIT + 1, userName="big@acme.example"))
+        assert assert_error(r, 413)["detail"] == f"Request body exceeds {self.LIMIT} bytes."
+        assert scim_rows(app) == []
+
+    def test_a_body_of_exactly_the_limit_is_read_whole(self, scim: ScimClient) -> None:
+        r = self.send(scim, "POST", "/Users", self.sized(self.LIMIT, userName="edge@acme.example"))
+        assert r.status_code == 201, r.get_data(as_text=True)
+        assert len(r.get_json()["displayName"]) > self.LIMIT - 100
+
+    def test_put_over_the_limit_is_413_and_changes_nothing(self, scim: ScimClient) -> None:
+        created = scim.post("/Users", json={"userName": "put@acme.example", "displayName": "Before"})
+        user = created.get_json()
+        r = self.send(
+            scim, "PUT", f"/Users/{user['id']}", self.sized(self.LIMIT + 1, userName="put@acme.example")
+        )
+        assert assert_error(r, 413)["detail"] == f"Request body exceeds {self.LIMIT} bytes."
+        assert scim.get(f"/Users/{user['id']}").get_json()["displayName"] == "Before"
 
 
 def _company_id(app: Any, slug: str) -> int:

@@ -55,7 +55,10 @@ def create_api_blueprint(config: ScimConfig) -> Blueprint:
         length = request.content_length
         if length is not None and length > limit:
             raise errors.PayloadTooLarge(too_large)
-        request.max_content_length = limit
+        # A body without Content-Length (chunked) is cut where reading passes the limit: one byte
+        # further, so that json_body can tell a body over the limit from one of exactly the limit.
+        request.max_content_length = limit if length is not None else limit + 1
+        g.scim_body_limit = (limit, too_large)
         g.scim_context = authenticate(state, request)
         if state.rate_limiter is not None:
             g.scim_budget = budget = state.rate_limiter.hit(g.scim_context.tenant_id)

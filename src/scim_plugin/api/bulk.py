@@ -442,20 +442,11 @@ def _outcome(op: Operation, path: str | None, response: Response) -> Outcome:
 # -- the endpoint ---------------------------------------------------------------------------------------
 
 
-def _body(config: ScimConfig) -> Any:
-    # before_request refused a Content-Length over the limit. A chunked body (no Content-Length) is
-    # measured while read, and werkzeug stops at the limit without an error: a full read is too large.
-    raw = request.get_data(cache=True)
-    if request.content_length is None and len(raw) >= config.bulk_max_payload_bytes:
-        raise errors.PayloadTooLarge(payload_too_large(config))
-    return json_body(request)
-
-
 def bulk() -> Response:
     state = get_state()
     if state.config.bulk_max_operations == 0:
         raise errors.NotImplementedFeature("/Bulk is not supported by this server.")
-    operations, fail_on_errors = parse_request(_body(state.config), state.config)
+    operations, fail_on_errors = parse_request(json_body(request), state.config)
     # What authentication wrote (the token's last use) is no operation's to roll back.
     state.db.session.commit()
     outcomes = BulkRun(operations, fail_on_errors).run()

@@ -29,6 +29,12 @@ def json_body(request: Request) -> Any:
             f"Unsupported Content-Type {mimetype!r}: send application/scim+json or application/json."
         )
     raw = request.get_data(cache=True)
+    if request.content_length is None:
+        # Chunked: a Content-Length over the limit was refused before reading; this body was read
+        # up to one byte past it (see authenticate_request).
+        limit, too_large = flask.g.get("scim_body_limit", (None, ""))
+        if limit is not None and len(raw) > limit:
+            raise errors.PayloadTooLarge(too_large)
     if not raw.strip():
         raise errors.InvalidSyntax("The request body is empty; a JSON object is required.")
     try:
