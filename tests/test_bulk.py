@@ -543,6 +543,9 @@ FINE = post_user("u", "u@acme.example")
         (ops(FINE, failOnErrors=0), "invalidValue", "failOnErrors"),
         (ops(FINE, failOnErrors=True), "invalidValue", "failOnErrors"),
         (ops(FINE, failOnErrors="x"), "invalidValue", "failOnErrors"),
+        # Digits to str.isdigit() that int() refuses (or that are too many for it): not a 500.
+        (ops(FINE, failOnErrors="\u00b2"), "invalidValue", "failOnErrors"),
+        (ops(FINE, failOnErrors="9" * 5000), "invalidValue", "failOnErrors"),
     ],
 )
 def test_invalid_bulk_requests_are_400_and_write_nothing(

@@ -102,7 +102,9 @@ class TestCreate:
         assert body["meta"]["version"] == r.headers["ETag"]
         assert body["meta"]["created"] == body["meta"]["lastModified"]
 
-    @pytest.mark.parametrize("shape", ["only", "after a good one", "another company's"])
+    @pytest.mark.parametrize(
+        "shape", ["only", "after a good one", "another company's", "not ASCII digits", "past 64 bits"]
+    )
     def test_unknown_workspace_id_is_400_and_nothing_is_written(
         self, app: Any, scim: ScimClient, shape: str
     ) -> None:
@@ -119,6 +121,9 @@ class TestCreate:
             "only": [{"value": str(missing)}],
             "after a good one": [{"value": str(ids["Production"])}, {"value": str(missing)}],
             "another company's": [{"value": str(foreign)}],
+            # Digits to str.isdigit() that int() refuses; an id no database integer holds.
+            "not ASCII digits": [{"value": "\u00b2"}],
+            "past 64 bits": [{"value": "9" * 20}],
         }[shape]
         hosts, rows = host_count(app), len(scim_rows(app))
         r = scim.post(
@@ -963,3 +968,41 @@ def test_workspace_fixture_sanity(app: Any) -> None:
     with app.app_context():
         names = set(db.session.execute(select(Workspace.name)).scalars())
     assert {"Production", "Staging", "Marketing Sandbox", "Main"} <= names
+
+
+# -- entity tags that name no version ------------------------------------------------------------------
+
+# Tags a client may send that look like ours but are no version we ever issued: a digit Python's
+# isdigit() accepts and int() refuses, more digits than int() parses, a number past the version column.
+FOREIGN_TAGS = ['W/"\u00b2"', 'W/"' + "9" * 5000 + '"', 'W/"99999999999999999999"', '"\u0661"']
+
+
+@pytest.mark.parametrize("tag", FOREIGN_TAGS, ids=["superscript", "5000-digits", "past-bigint", "arabic-one"])
+class TestForeignEntityTags:
+    def test_if_match_on_writes_is_412_and_changes_nothing(self, scim: ScimClient, tag: str) -> None:
+        created = new_user(scim, displayName="Before")
+        url = f"/Users/{created['id']}"
+        replace = {"schemas": [USER_URN], "userName": "jane@acme.example", "displayName": "After"}
+        change = {"op": "replace", "path": "displayName", "value": "After"}
+        op = {"schemas": [PATCH_OP], "Operations": [change]}
+        assert_error(scim.put(url, json=replace, headers={"If-Match": tag}), 412)
+        assert_error(scim.patch(url, json=op, headers={"If-Match": tag}), 412)
+        assert_error(scim.delete(url, headers={"If-Match": tag}), 412)
+        assert scim.get(url).get_json()["displayName"] == "Before"
+        # Listed with a current tag, it is the current tag that counts.
+        both = f"{tag}, {created['meta']['version']}"
+        assert scim.patch(url, json=op, headers={"If-Match": both}).status_code == 200
+
+    def test_if_none_match_on_a_read_is_no_match(self, scim: ScimClient, tag: str) -> None:
+        created = new_user(scim)
+        r = scim.get(f"/Users/{created['id']}", headers={"If-None-Match": tag})
+        assert r.status_code == 200 and r.get_json()["id"] == created["id"]
+
+    def test_groups_alike(self, scim: ScimClient, tag: str) -> None:
+        group = scim.post("/Groups", json={"displayName": "Tagged"}).get_json()
+        url = f"/Groups/{group['id']}"
+        assert_error(scim.put(url, json={"displayName": "Renamed"}, headers={"If-Match": tag}), 412)
+        op = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": "R"}]}
+        assert_error(scim.patch(url, json=op, headers={"If-Match": tag}), 412)
+        assert_error(scim.delete(url, headers={"If-Match": tag}), 412)
+        assert scim.get(url, headers={"If-None-Match": tag}).get_json()["displayName"] == "Tagged"

@@ -50,14 +50,25 @@ def _company_id(tenant_id: str) -> int:
     return int(tenant_id)
 
 
+def _row_id(value: Any) -> int | None:
+    """``value`` as one of this host's integer ids, or ``None``: ASCII digits only (``str.isdigit()`` also
+    takes "²", which ``int()`` refuses) and within the databases' 64-bit integers."""
+    text = str(value)
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    number = int(text)
+    return number if number < 2**63 else None
+
+
 def _find(what: Any, model: Any, ref: Any, *scope: Any) -> Any:
     """``what`` (the row, or a column of it) of the ``model`` row that ``ref`` names by id or by
     case-insensitive name, within ``scope``; ``None`` when there is none. A name several rows of the
     scope share (teams of different workspaces) is refused rather than guessed."""
     if ref.id is not None:
-        if not str(ref.id).isdigit():
+        row_id = _row_id(ref.id)
+        if row_id is None:
             return None
-        condition = model.id == int(ref.id)
+        condition = model.id == row_id
     elif ref.name is not None:
         condition = func.lower(model.name) == ref.name.lower()
     else:
@@ -83,9 +94,10 @@ def _workspace_id(ref: Any, company_id: int) -> int | None:
     """The id of the company's workspace ``ref`` names: one prepared statement, no ORM object (every
     provisioned user joins a workspace, so this runs on every create)."""
     if ref.id is not None:
-        if not str(ref.id).isdigit():
+        row_id = _row_id(ref.id)
+        if row_id is None:
             return None
-        return db.session.execute(_WORKSPACE_BY_ID, {"id": int(ref.id), "company_id": company_id}).scalar()
+        return db.session.execute(_WORKSPACE_BY_ID, {"id": row_id, "company_id": company_id}).scalar()
     if ref.name is not None:
         params = {"name": ref.name.lower(), "company_id": company_id}
         return db.session.execute(_WORKSPACE_BY_NAME, params).scalar()
@@ -106,8 +118,8 @@ def _check_permissions(values: tuple[str, ...], allowed: frozenset[str], what: s
 @hookimpl
 def scim_resolve_tenant(key: str) -> str | None:
     company = db.session.execute(select(Company).where(Company.slug == key)).scalar_one_or_none()
-    if company is None and key.isdigit():
-        company = db.session.get(Company, int(key))
+    if company is None and (company_id := _row_id(key)) is not None:
+        company = db.session.get(Company, company_id)
     return str(company.id) if company else None
 
 
@@ -579,8 +591,8 @@ def _resolve(
     own_workspaces = len(permissions.workspaces)
     for index, grant in enumerate((*permissions.workspaces, *extra.workspaces)):
         ref = grant.workspace
-        if unchecked is not None and ref.id is not None and str(ref.id).isdigit():
-            workspace_id = int(ref.id)
+        workspace_id = _row_id(ref.id) if unchecked is not None and ref.id is not None else None
+        if workspace_id is not None and unchecked is not None:
             unchecked[workspace_id] = ref
         else:
             workspace_id = _workspace_id(ref, company_id)

@@ -130,13 +130,22 @@ def etag(version: int) -> str:
     return f'W/"{version}"'
 
 
+# Past any version this server issues, and past what SQLite binds: a tag beyond it is someone else's.
+_MAX_VERSION = 2**63 - 1
+
+
 def parse_etag(value: str) -> int | None:
     """The version an ``If-Match``/``If-None-Match`` value names, or ``None`` for a foreign tag."""
     text = value.strip()
     if text.startswith("W/"):
         text = text[2:]
     text = text.strip('"')
-    return int(text) if text.isdigit() else None
+    # ASCII digits only: str.isdigit() also takes superscripts, which int() refuses, and other scripts'
+    # digits, which int() reads: an Arabic-Indic one is not our version 1.
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(_MAX_VERSION)):
+        return None
+    version = int(text)
+    return version if version <= _MAX_VERSION else None
 
 
 def if_match_versions(header: str | None) -> list[int] | None:

@@ -143,10 +143,12 @@ def _check_schemas(schemas: Any) -> None:
 def _fail_on_errors(value: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, str) and value.strip().isdigit():
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses; so does a 5,000-digit one.
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value) <= 4000:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise errors.InvalidValue(f"failOnErrors must be a positive integer, got {value!r}.")
+        shown = value if not isinstance(value, str) or len(value) <= 40 else value[:40] + "..."
+        raise errors.InvalidValue(f"failOnErrors must be a positive integer, got {shown!r}.")
     return value
 
 
