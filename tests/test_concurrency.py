@@ -345,6 +345,41 @@ def test_concurrent_group_member_adds_lose_no_member(http):
     assert sorted(m["value"] for m in final.get("members", [])) == sorted(members)
 
 
+def test_concurrent_adds_and_removes_of_the_same_members_keep_count_and_rows(http, database_url):
+    """Entra and Okta send membership PATCHes in parallel, retries included: the same member added (or
+    removed) by several requests at once is one row (or none), every request succeeds, and the count the
+    group keeps is the number of its rows."""
+    members = [_create(http, f"twice{i}@example.com")[0] for i in range(4)]
+    status, group, _ = http.call("POST", "/Groups", {"displayName": "Twice"})
+    assert status == 201, group
+
+    def change(op: str, member: str, via: int) -> Any:
+        body = _patch([{"op": op, "path": "members", "value": [{"value": member}]}])
+        return lambda: http.call("PATCH", f"/Groups/{group['id']}", body, via=via)
+
+    engine = _engine(database_url)
+    try:
+        for op, expected in (("add", sorted(members)), ("remove", [])):
+            results = race([change(op, member, via) for member in members for via in range(3)])
+            assert [status for status, _, _ in results] == [204] * len(results), [
+                (s, d) for s, d, _ in results if s != 204
+            ]
+            status, final, _ = http.call("GET", f"/Groups/{group['id']}")
+            assert status == 200
+            assert sorted(m["value"] for m in final.get("members", [])) == expected
+            with engine.connect() as conn:
+                kept, rows = conn.execute(
+                    text(
+                        "SELECT member_count, (SELECT count(*) FROM scim_group_members WHERE group_id = :g) "
+                        "FROM scim_groups WHERE id = :g"
+                    ),
+                    {"g": group["id"]},
+                ).one()
+            assert (kept, rows) == (len(expected), len(expected))
+    finally:
+        engine.dispose()
+
+
 def _keep_only(engine: Any, pattern: str) -> None:
     """Leave the test company with only the users whose email is LIKE ``pattern`` (its demo users go)."""
     with engine.begin() as conn:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from examples.host_app.extensions import db
 from flask import Flask
 from sqlalchemy import event, insert, update
@@ -159,3 +160,36 @@ def test_the_kept_member_count_matches_the_member_rows(app: Flask, scim: ScimCli
     check()
     with app.app_context():
         assert db.session.get(ScimGroup, other["id"]).member_count == 1
+
+
+def test_a_membership_patch_locks_the_group_only_from_its_update(
+    app: Flask, scim: ScimClient, database_url: str
+) -> None:
+    """An IdP's membership PATCH (members by id, no If-Match) reads the group without ``FOR UPDATE``: its
+    row lock comes with the version UPDATE, so concurrent PATCHes of one group wait for each other's
+    commit only. A rename, an ``If-Match`` or a group whose members carry grants still lock from the read.
+    (Row locks are PostgreSQL's; SQLite has one writer at a time and its compiler drops ``FOR UPDATE``.)"""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row locks: PostgreSQL only (SQLite serialises writers and never emits FOR UPDATE)")
+    someone = new_user(scim)["id"]
+    group = new_group(scim, "Locks")
+
+    def locked_reads(*ops: dict[str, Any], **kwargs: Any) -> list[str]:
+        with statements(app) as seen:
+            r = patch(scim, group["id"], *ops, **kwargs)
+        assert r.status_code in (200, 204), r.get_data(as_text=True)
+        return [s for s in seen if "for update" in s.lower()]
+
+    add = {"op": "add", "path": "members", "value": [{"value": someone}]}
+    remove = {"op": "remove", "path": f'members[value eq "{someone}"]'}
+    assert locked_reads(add) == [] and locked_reads(remove) == []
+    assert len(locked_reads({"op": "replace", "path": "displayName", "value": "Locks 2"})) == 1
+    version = scim.get(f"/Groups/{group['id']}").headers["ETag"]
+    assert len(locked_reads(add, headers={"If-Match": version})) == 1
+    assert len(locked_reads({"op": "replace", "path": "members", "value": [{"value": someone}]})) == 1
+    # Mapped: the members' grants follow the member list, so even a membership PATCH locks from the read.
+    result = app.test_cli_runner().invoke(
+        args=["scim", "group", "map", "--tenant", "acme", "--group", "Locks 2", "--workspace", "Production"]
+    )
+    assert result.exit_code == 0, result.output
+    assert len(locked_reads(remove)) == 1 and len(locked_reads(add)) == 1

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import String, and_, bindparam, delete, exists, false, insert, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -271,13 +272,12 @@ class GroupStore:
             ).scalars()
         )
 
-    def for_write(self, group_id: str) -> tuple[ScimGroup, bool]:
-        """The group for a write, and whether it is mapped, in one round trip. Its row lock makes
-        concurrent changes to one group queue up instead of failing each other's version check
+    def for_write(self, group_id: str, *, lock: bool = True) -> tuple[ScimGroup, bool]:
+        """The group for a write, and whether it is mapped, in one round trip. With ``lock``, its row lock
+        makes concurrent changes to one group queue up instead of failing each other's version check
         (PostgreSQL; SQLite serialises writers anyway)."""
-        found = self.session.execute(
-            _GROUP_FOR_WRITE, {"tenant": self.tenant_id, "group": group_id}
-        ).one_or_none()
+        statement = _GROUP_FOR_WRITE if lock else _GROUP_AND_MAPPED
+        found = self.session.execute(statement, {"tenant": self.tenant_id, "group": group_id}).one_or_none()
         if found is None:
             raise errors.NotFound(f"Group {group_id} not found.")
         return found[0], bool(found[1])
@@ -320,9 +320,19 @@ class GroupStore:
         return row, wrote
 
     def patch(self, group_id: str, operations: Any, if_match: str | None) -> tuple[ScimGroup, bool]:
-        row, mapped = self.for_write(group_id)
-        self._check_version(row, if_match)
         document_ops, member_ops = split_operations(operations)
+        # Members added or removed by id, nothing else, no If-Match: every IdP membership PATCH. Its
+        # statements are safe against concurrent ones and the version moves in its own UPDATE, so the
+        # group row is locked from that UPDATE to the commit, not from the first read: concurrent PATCHes
+        # of one group (an initial sync) queue for less time. A mapped group is locked from the start:
+        # its grants follow the member list.
+        members_only = (
+            not document_ops and if_match is None and all(op.op != "replace" and op.ids for op in member_ops)
+        )
+        row, mapped = self.for_write(group_id, lock=not members_only)
+        if members_only and mapped and member_ops:
+            row, mapped = self.for_write(group_id)
+        self._check_version(row, if_match)
         old = self._stored(row)
         new = apply_patch(old, document_ops, GROUP_RESOURCE).resource if document_ops else old
         # Ids to add are checked after their INSERT ... SELECT, which skips unknown ones: only when it
@@ -389,9 +399,11 @@ class GroupStore:
     def _add(self, group_id: str, ids: Sequence[str]) -> int:
         """``INSERT ... SELECT`` the ids that are users of the tenant and not members yet."""
         added = 0
+        postgres = self.session.get_bind(mapper=ScimGroupMember).dialect.name == "postgresql"
+        statement = _ADD_POSTGRESQL if postgres else _ADD
         for part in chunks(list(ids)):
             params = {"tenant": self.tenant_id, "group": group_id, "ids": list(part)}
-            added += len(self.session.execute(_ADD, params).all())
+            added += len(self.session.execute(statement, params).all())
         return added
 
     def _remove(self, group_id: str, ids: Sequence[str] | None) -> int:
@@ -569,16 +581,14 @@ class GroupStore:
 # them); ``ids`` are expanding parameters.
 _THIS_GROUP = (ScimGroup.tenant_id == bindparam("tenant"), ScimGroup.id == bindparam("group"))
 _GROUP = select(ScimGroup).where(*_THIS_GROUP)
-_GROUP_FOR_WRITE = (
-    select(
-        ScimGroup,
-        exists()
-        .where(ScimGroupMapping.tenant_id == bindparam("tenant"), ScimGroupMapping.group_id == ScimGroup.id)
-        .label("mapped"),
-    )
-    .where(*_THIS_GROUP)
-    .with_for_update(of=ScimGroup)
-)
+_GROUP_AND_MAPPED = select(
+    ScimGroup,
+    exists()
+    .where(ScimGroupMapping.tenant_id == bindparam("tenant"), ScimGroupMapping.group_id == ScimGroup.id)
+    .label("mapped"),
+).where(*_THIS_GROUP)
+# populate_existing: a PATCH that read the group unlocked and then finds it mapped reads it again.
+_GROUP_FOR_WRITE = _GROUP_AND_MAPPED.with_for_update(of=ScimGroup).execution_options(populate_existing=True)
 _KNOWN = select(ScimUser.id).where(
     ScimUser.tenant_id == bindparam("tenant"), ScimUser.id.in_(bindparam("ids", expanding=True))
 )
@@ -590,20 +600,25 @@ _FIRST_GROUP = (
 )
 _MEMBER_TABLE, _GROUP_TABLE = ScimGroupMember.__table__, ScimGroup.__table__
 # RETURNING, not rowcount: psycopg reports -1 for INSERT ... SELECT.
-_ADD = (
-    insert(_MEMBER_TABLE)
-    .from_select(
-        ["group_id", "member_id", "tenant_id"],
-        select(bindparam("group", type_=String), ScimUser.id, bindparam("tenant", type_=String)).where(
-            ScimUser.tenant_id == bindparam("tenant"),
-            ScimUser.id.in_(bindparam("ids", expanding=True)),
-            ~exists(
-                select(_MEMBER_TABLE.c.member_id).where(
-                    _MEMBER_TABLE.c.group_id == bindparam("group"), _MEMBER_TABLE.c.member_id == ScimUser.id
-                )
-            ),
-        ),
-    )
+# The tenant's users among ``ids`` that are not members yet, as member rows.
+_NEW_MEMBERS = select(bindparam("group", type_=String), ScimUser.id, bindparam("tenant", type_=String)).where(
+    ScimUser.tenant_id == bindparam("tenant"),
+    ScimUser.id.in_(bindparam("ids", expanding=True)),
+    ~exists(
+        select(_MEMBER_TABLE.c.member_id).where(
+            _MEMBER_TABLE.c.group_id == bindparam("group"), _MEMBER_TABLE.c.member_id == ScimUser.id
+        )
+    ),
+)
+_MEMBER_COLUMNS = ["group_id", "member_id", "tenant_id"]
+_ADD = insert(_MEMBER_TABLE).from_select(_MEMBER_COLUMNS, _NEW_MEMBERS).returning(_MEMBER_TABLE.c.member_id)
+# PostgreSQL runs concurrent PATCHes of one group side by side (see ``GroupStore.patch``): a member that
+# another one has just added, not yet committed, is skipped once it commits instead of failing on the
+# primary key. (SQLite has one writer at a time; its NOT EXISTS suffices.)
+_ADD_POSTGRESQL = (
+    postgresql.insert(_MEMBER_TABLE)
+    .from_select(_MEMBER_COLUMNS, _NEW_MEMBERS)
+    .on_conflict_do_nothing(index_elements=["group_id", "member_id"])
     .returning(_MEMBER_TABLE.c.member_id)
 )
 _MEMBERS_OF = (
