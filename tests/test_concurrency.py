@@ -510,3 +510,43 @@ def test_a_delete_waits_for_busy_rows_instead_of_refusing(http, database_url, he
             assert "busy.target@example.com" not in _host_users(engine, "busy.%")
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("deleted", "expected"),
+    [
+        # The group goes while the PATCH adds to it (an admin deletes it in the IdP mid-sync).
+        ("group", 404),
+        # The member goes while the PATCH adds it (its deprovisioning overtakes the group change).
+        ("member", 400),
+    ],
+)
+def test_a_membership_add_racing_a_delete_is_answered_not_500(http, database_url, deleted, expected):
+    """PostgreSQL: a membership PATCH reads the group without a lock; a group or user deleted in another
+    transaction before its INSERT commits makes that INSERT's foreign key check fail. The answer is the
+    one the PATCH would get a moment later (group gone: 404; user gone: 400 unknown member), not a 500."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL row locks; SQLite's one writer runs the delete and the PATCH in turn")
+    member, _ = _create(http, f"racing.{deleted}@example.com")
+    status, group, _ = http.call("POST", "/Groups", {"displayName": f"Racing {deleted}"})
+    assert status == 201, group
+    engine = _engine(database_url)
+    try:
+        with engine.connect() as other:
+            table, row_id = ("scim_groups", group["id"]) if deleted == "group" else ("scim_users", member)
+            other.execute(text(f"DELETE FROM {table} WHERE id = :id"), {"id": row_id})
+            body = _patch([{"op": "add", "path": "members", "value": [{"value": member}]}])
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                adding = pool.submit(http.call, "PATCH", f"/Groups/{group['id']}", body)
+                time.sleep(1.0)
+                other.execute(text("COMMIT"))
+                status, doc, _ = adding.result(timeout=30)
+        assert status == expected, doc
+        assert_error_body(expected, doc)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT count(*) FROM scim_group_members WHERE group_id = :g"), {"g": group["id"]}
+            ).scalar_one()
+        assert rows == 0
+    finally:
+        engine.dispose()

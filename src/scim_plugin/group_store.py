@@ -403,7 +403,19 @@ class GroupStore:
         statement = _ADD_POSTGRESQL if postgres else _ADD
         for part in chunks(list(ids)):
             params = {"tenant": self.tenant_id, "group": group_id, "ids": list(part)}
-            added += len(self.session.execute(statement, params).all())
+            try:
+                added += len(self.session.execute(statement, params).all())
+            except IntegrityError as exc:
+                # PostgreSQL: the group (read unlocked, see ``patch``) or a user was deleted by a
+                # transaction that committed while this INSERT waited on its row. Answered as the
+                # PATCH would be a moment later; the error handler rolls the request back.
+                if _violated_constraint(exc) == _GROUP_KEY:
+                    raise errors.NotFound(f"Group {group_id} not found.") from None
+                if _violated_constraint(exc) == _MEMBER_KEY:
+                    raise errors.InvalidValue(
+                        "A user being added was deleted meanwhile: no such user in this tenant."
+                    ) from None
+                raise
         return added
 
     def _remove(self, group_id: str, ids: Sequence[str] | None) -> int:
@@ -611,6 +623,9 @@ _NEW_MEMBERS = select(bindparam("group", type_=String), ScimUser.id, bindparam("
     ),
 )
 _MEMBER_COLUMNS = ["group_id", "member_id", "tenant_id"]
+# The member table's foreign keys, by column (their names follow the metadata's naming convention).
+_KEYS = {next(iter(c.columns)).name: c.name for c in _MEMBER_TABLE.foreign_key_constraints}
+_GROUP_KEY, _MEMBER_KEY = _KEYS["group_id"], _KEYS["member_id"]
 _ADD = insert(_MEMBER_TABLE).from_select(_MEMBER_COLUMNS, _NEW_MEMBERS).returning(_MEMBER_TABLE.c.member_id)
 # PostgreSQL runs concurrent PATCHes of one group side by side (see ``GroupStore.patch``): a member that
 # another one has just added, not yet committed, is skipped once it commits instead of failing on the
@@ -654,6 +669,11 @@ _MEMBERS_MOVED = (
     )
     .returning(_GROUP_TABLE.c.version, _GROUP_TABLE.c.member_count)
 )
+
+
+def _violated_constraint(exc: IntegrityError) -> str | None:
+    """The name of the constraint a PostgreSQL integrity error names (psycopg's diagnostics)."""
+    return getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
 
 
 def group_meta(row: ScimGroup, location: str) -> dict[str, Any]:
