@@ -431,6 +431,13 @@ def _ok_group(scim: ScimClient, member: str) -> str | None:
     return response.get_json()["id"] if response.status_code == 201 else None
 
 
+def _targets(scim: ScimClient, user_name: str) -> list[str]:
+    """A new user's path and, where groups exist, the path of a new group it belongs to."""
+    user_id = _ok_user(scim, user_name)
+    group_id = _ok_group(scim, user_id)
+    return [f"/Users/{user_id}"] + ([f"/Groups/{group_id}"] if group_id else [])
+
+
 def _count(name: str) -> None:
     EXAMPLES[name] = EXAMPLES.get(name, 0) + 1
 
@@ -462,9 +469,7 @@ def test_fuzz_filters(scim):
 
 
 def test_fuzz_patch_documents(scim):
-    user_id = _ok_user(scim, "patch.target@example.com")
-    group_id = _ok_group(scim, user_id)
-    targets = [f"/Users/{user_id}"] + ([f"/Groups/{group_id}"] if group_id else [])
+    targets = _targets(scim, "patch.target@example.com")
 
     @FUZZ
     @given(
@@ -505,9 +510,7 @@ precondition_headers = st.lists(
 
 
 def test_fuzz_precondition_headers(scim):
-    user_id = _ok_user(scim, "tag.target@example.com")
-    group_id = _ok_group(scim, user_id)
-    targets = [f"/Users/{user_id}"] + ([f"/Groups/{group_id}"] if group_id else [])
+    targets = _targets(scim, "tag.target@example.com")
 
     @FUZZ
     @given(

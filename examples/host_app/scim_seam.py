@@ -282,16 +282,17 @@ _UPDATE_PROFILE = (
 
 @hookimpl
 def scim_update_user(tenant_id: str, host_user_id: str, user: Any) -> bool:
-    if user.permissions is None and host_user_id.isdigit():
-        user_id = int(host_user_id)
-        if db.session.identity_map.get(identity_key(User, user_id)) is None:  # else the ORM's copy goes stale
-            params = {"p_id": user_id, "p_company": _company_id(tenant_id)}
-            params.update({f"p_{column}": value for column, value in _profile(user).items()})
-            row = db.session.execute(_UPDATE_PROFILE, params).first()
-            if row is None:
-                raise _errors().NotFound("The dashboard user behind this SCIM user no longer exists.")
-            g.setdefault("updated_host_users", {})[user_id] = row  # what scim_host_user_info needs
-            return True
+    user_id = _row_id(host_user_id)
+    # A user the session already holds goes through the ORM: a Core UPDATE would leave its copy stale.
+    in_session = user_id is not None and db.session.identity_map.get(identity_key(User, user_id)) is not None
+    if user.permissions is None and user_id is not None and not in_session:
+        params = {"p_id": user_id, "p_company": _company_id(tenant_id)}
+        params.update({f"p_{column}": value for column, value in _profile(user).items()})
+        row = db.session.execute(_UPDATE_PROFILE, params).first()
+        if row is None:
+            raise _errors().NotFound("The dashboard user behind this SCIM user no longer exists.")
+        g.setdefault("updated_host_users", {})[user_id] = row  # what scim_host_user_info needs
+        return True
     host_user = _host_user(tenant_id, host_user_id)
     _apply(host_user, user)
     db.session.flush()

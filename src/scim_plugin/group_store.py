@@ -409,9 +409,10 @@ class GroupStore:
                 # PostgreSQL: the group (read unlocked, see ``patch``) or a user was deleted by a
                 # transaction that committed while this INSERT waited on its row. Answered as the
                 # PATCH would be a moment later; the error handler rolls the request back.
-                if _violated_constraint(exc) == _GROUP_KEY:
+                violated = _violated_constraint(exc)
+                if violated == _GROUP_KEY:
                     raise errors.NotFound(f"Group {group_id} not found.") from None
-                if _violated_constraint(exc) == _MEMBER_KEY:
+                if violated == _MEMBER_KEY:
                     raise errors.InvalidValue(
                         "A user being added was deleted meanwhile: no such user in this tenant."
                     ) from None
