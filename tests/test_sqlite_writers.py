@@ -20,9 +20,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from scim_plugin import sqlite_writers
+from scim_plugin import hookimpl, sqlite_writers
 
-from .conftest import make_app
+from .conftest import ScimClient, issue_token, make_app
 
 ON_SQLITE = os.environ.get("DATABASE_URL", "sqlite").split(":")[0].split("+")[0] == "sqlite"
 sqlite_app = pytest.mark.skipif(
@@ -166,3 +166,97 @@ def test_the_plugin_queues_the_hosts_sqlite_writers_unless_told_not_to(
 @pytest.mark.skipif(ON_SQLITE, reason="checks that a server database gets no queue")
 def test_no_queue_on_a_server_database(app: Flask) -> None:
     assert _queue_of(app) is None
+
+
+@pytest.mark.parametrize(("other", "expected"), [("second", 201), ("read", 200)])
+def test_a_process_serves_one_write_request_at_a_time_and_reads_beside_it(
+    app: Flask, token: str, register: Any, other: str, expected: int
+) -> None:
+    """While one POST is inside the host's create hook (nothing written yet), a second POST of the same
+    process waits before it starts, on SQLite; a GET does not. On PostgreSQL, writes run side by side.
+
+    The second POST's token is new, so its authentication writes the token's last-used time: waiting
+    after that write, it would hold the write lock that the first needs, and both would stall for the
+    queue's 5 s timeout. It must wait before it authenticates."""
+    first_inside, other_done = threading.Event(), threading.Event()
+    order: list[str] = []
+    overlapped: list[bool] = []
+    overlap_expected = other == "read" or not ON_SQLITE
+    tokens = {"first": token, "read": token, "second": issue_token(app, "globex")}
+    # The first POST's token is in use already: its last-used time is not due, so the first holds no
+    # write lock until its host INSERT.
+    assert ScimClient(app.test_client(), token).get("/Users").status_code == 200
+
+    class Watch:
+        @hookimpl(tryfirst=True)
+        def scim_create_user(self, tenant_id: str, user: Any) -> None:
+            order.append(f"{user.user_name} in")
+            if user.user_name == "first@acme.example":
+                first_inside.set()
+                # Waits out its 0.5 s when the other request cannot start before this one ends.
+                overlapped.append(other_done.wait(5 if overlap_expected else 0.5))
+            order.append(f"{user.user_name} out")
+
+    register(Watch())
+    answers: dict[str, int] = {}
+
+    def send(name: str) -> None:
+        scim = ScimClient(app.test_client(), tokens[name])
+        if name == "read":
+            answers[name] = scim.get('/Users?filter=userName eq "nobody"').status_code
+        else:
+            user_name = f"{name}@{'acme' if name == 'first' else 'globex'}.example"
+            answers[name] = scim.post("/Users", {"userName": user_name}).status_code
+        if name != "first":
+            other_done.set()
+
+    started = time.monotonic()
+    first = threading.Thread(target=send, args=("first",))
+    first.start()
+    assert first_inside.wait(10)
+    second = threading.Thread(target=send, args=(other,))
+    second.start()
+    first.join(15)
+    second.join(15)
+    assert time.monotonic() - started < 4  # no stall on the queue's 5 s timeout
+    assert answers == {"first": 201, other: expected}
+    assert overlapped == [overlap_expected]
+    if other == "second" and ON_SQLITE:
+        assert order == ["first@acme.example in", "first@acme.example out", "second@globex.example in",
+                         "second@globex.example out"]  # fmt: skip
+
+
+BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+TWO_POSTS = {
+    "schemas": [BULK],
+    "Operations": [
+        {"method": "POST", "path": "/Users", "bulkId": name, "data": {"userName": f"{name}@acme.example"}}
+        for name in ("ann", "bob")
+    ],
+}
+
+
+@sqlite_app
+@pytest.mark.parametrize(
+    ("path", "token_ok", "body", "status"),
+    [
+        ("/Users", True, {"userName": "jane@acme.example"}, 201),
+        ("/Users", True, {"userName": 7}, 400),
+        ("/Users", False, {}, 401),
+        ("/Bulk", True, TWO_POSTS, 200),  # its operations end as requests of their own
+    ],
+)
+def test_every_write_request_ends_its_admission(
+    app: Flask, token: str, path: str, token_ok: bool, body: dict[str, Any], status: int
+) -> None:
+    scim = ScimClient(app.test_client(), token if token_ok else "not-a-token")
+    answer = scim.post(path, body)
+    assert answer.status_code == status
+    if path == "/Bulk":
+        assert [op["status"] for op in answer.get_json()["Operations"]] == ["201", "201"]
+    queue = _queue_of(app)
+    # Left held, the next write request of this process would wait out the queue's timeout.
+    started = time.monotonic()
+    assert queue.admit_request() is True
+    queue.end_request()
+    assert time.monotonic() - started < 1

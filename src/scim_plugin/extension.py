@@ -16,7 +16,7 @@ import pluggy
 from flask import Blueprint, Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
 
-from . import hookspecs
+from . import hookspecs, sqlite_writers
 from .audit import AuditBuffer
 from .builtin import BUILTIN_PLUGINS
 from .config import ScimConfig
@@ -37,6 +37,8 @@ class ScimState:
     audit_buffer: AuditBuffer = field(default_factory=AuditBuffer)
     # Token ids whose last-used time was written recently (see builtin.token_store).
     last_used_written: dict[str, float] = field(default_factory=dict)
+    # The SQLite writers' queue of the plugin's database, or None (see sqlite_writers).
+    writer_queue: sqlite_writers.WriterQueue | None = None
 
     @property
     def hook(self) -> Any:
@@ -123,11 +125,10 @@ class ScimPlugin:
         )
         app.extensions[EXTENSION_KEY] = state
         if config.sqlite_writer_queue:
-            from . import sqlite_writers
-
             with app.app_context():
                 for engine in db.engines.values():
                     sqlite_writers.install(engine)
+                state.writer_queue = sqlite_writers.install(db.engine)
 
         from .cli import scim_cli
 

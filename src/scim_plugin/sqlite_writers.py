@@ -10,6 +10,10 @@ free. Threads of one process wait on a ``threading.Lock`` first, which wakes the
 It is only a queue in front of SQLite's own locking, which still decides: a writer that does not take
 part (another program, raw DBAPI use) is serialised by SQLite as before, and a writer that waited longer
 than the connection's timeout stops queueing and leaves the decision to SQLite's busy handler.
+
+A process also serves one SCIM write request at a time (``admit_request``; the API takes it for every
+write). Two at once gain nothing, as only one can write, and cost the one that holds the lock: each of
+its statements returns to Python and waits for the GIL while the other request's thread runs Python.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class WriterQueue:
         self.lock_path = lock_path
         self.timeout = timeout
         self._threads = threading.Lock()
+        self._requests = threading.Lock()
         self._fd: int | None = None
         self._pid = 0
         self._holder: Any = None
@@ -82,6 +87,14 @@ class WriterQueue:
             raise
         self._holder = dbapi_connection
         self._holder_thread = threading.get_ident()
+
+    def admit_request(self) -> bool:
+        """Wait until no other write request of this process is under way (at most ``timeout``, then go
+        on unqueued, as ``acquire`` does). ``True``: admitted, and ``end_request`` must follow."""
+        return self._requests.acquire(timeout=self.timeout)
+
+    def end_request(self) -> None:
+        self._requests.release()
 
     def release(self, dbapi_connection: Any) -> None:
         """Give the lock back if ``dbapi_connection`` holds it (its transaction ended)."""

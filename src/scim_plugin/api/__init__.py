@@ -1,10 +1,11 @@
 """The SCIM API blueprint: request pipeline, error handling and routes.
 
-Pipeline per request: size limit and authentication (``before_request``), the view (which only
-flushes), then ``after_request`` writes the audit record and commits once, so a write and its audit
-record share one transaction. Every error, ours or Werkzeug's, leaves as an RFC 7644 error body from
-:func:`handle_error`; nothing else formats errors. ``POST /Bulk`` (``bulk.py``) runs each of its
-operations through the same view, ``handle_error`` and ``finish_request``: one transaction per operation.
+Pipeline per request: size limit, on a SQLite file one write request at a time per process, then
+authentication (``before_request``), the view (which only flushes), then ``after_request`` writes the
+audit record and commits once, so a write and its audit record share one transaction. Every error,
+ours or Werkzeug's, leaves as an RFC 7644 error body from :func:`handle_error`; nothing else formats
+errors. ``POST /Bulk`` (``bulk.py``) runs each of its operations through the same view,
+``handle_error`` and ``finish_request``: one transaction per operation.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalErr
 from werkzeug.exceptions import HTTPException
 
 from .. import errors
-from ..audit import record_request
+from ..audit import is_read, record_request
 from ..auth import AuthRefused, ScimContext, authenticate
 from ..config import ScimConfig
 from ..extension import ScimState, get_state
@@ -59,11 +60,23 @@ def create_api_blueprint(config: ScimConfig) -> Blueprint:
         # further, so that json_body can tell a body over the limit from one of exactly the limit.
         request.max_content_length = limit if length is not None else limit + 1
         g.scim_body_limit = (limit, too_large)
+        # Before authenticating, which may write (a token's last-used time): waiting after such a write,
+        # a request would hold the write lock that the admitted one needs.
+        if state.writer_queue is not None and not is_read(request) and state.writer_queue.admit_request():
+            # Named with its request: /Bulk's operations share this ``g`` and end as requests too.
+            g.scim_admitted = (state.writer_queue, request._get_current_object())  # type: ignore[attr-defined]
         g.scim_context = authenticate(state, request)
         if state.rate_limiter is not None:
             g.scim_budget = budget = state.rate_limiter.hit(g.scim_context.tenant_id)
             if budget is not None and not budget.allowed:
                 raise errors.TooManyRequests("Too many SCIM requests for this company; retry later.")
+
+    @bp.teardown_request
+    def end_write(exc: BaseException | None) -> None:
+        queue, admitted = g.get("scim_admitted", (None, None))
+        if queue is not None and admitted is request._get_current_object():  # type: ignore[attr-defined]
+            del g.scim_admitted
+            queue.end_request()
 
     @bp.after_request
     def audit_and_commit(response: Response) -> Response:
