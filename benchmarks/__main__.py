@@ -674,7 +674,9 @@ def main(argv: list[str] | None = None) -> int:
         help="quick: 6 s per phase and app in 2 rounds; full: 30 s in 3",
     )
     parser.add_argument("--db", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
-    parser.add_argument("--duration", type=float, help="seconds per phase (default by --mode)")
+    parser.add_argument(
+        "--duration", type=float, help="seconds per phase and app, split over the rounds (default by --mode)"
+    )
     parser.add_argument(
         "--repeat", type=int, help="alternating rounds per phase and app (default: quick 2, full 3)"
     )
@@ -723,6 +725,9 @@ def main(argv: list[str] | None = None) -> int:
         # gunicorn keeps (worker connections - threads) connections alive; at 0 it closes every one.
         parser.error("--worker-connections must exceed --threads (give more --connections)")
     args.repeat = args.repeat or (2 if args.mode == "quick" else 3)
+    # wrk's -d takes whole seconds: 10 s in 3 rounds would stop the run at its first phase.
+    if args.duration % args.repeat or args.warmup % 1:
+        parser.error("--duration must split into whole seconds per round (--repeat), --warmup be whole")
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.phases = [p for p in args.phases.split(",") if p]
     args.grow_phases = [p for p in args.grow_phases.split(",") if p]
