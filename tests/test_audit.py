@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -31,10 +32,12 @@ def test_write_is_recorded_with_its_outcome(app, scim, token):
     assert record.client_ip == "127.0.0.1"
     assert record.duration_ms is not None and record.duration_ms >= 0
     assert record.reason is None
+    assert re.fullmatch(r"[0-9a-f]{32}", record.request_id or "")
     # A refused create names no resource: the id it would have had was never written.
     assert scim.post("/Users", json=NEW_USER).status_code == 409
     refused = records(app)[-1]
     assert (refused.status, refused.resource_id) == (409, None)
+    assert refused.request_id not in (None, record.request_id)
 
 
 def test_failed_write_is_recorded_and_nothing_else_is_written(app, scim):
@@ -90,7 +93,9 @@ def test_export_as_json_lines_with_since(app, scim):
         "resource_id",
         "reason",
         "duration_ms",
+        "request_id",
     }
+    assert lines[0]["request_id"] != lines[1]["request_id"]
     future = (utcnow() + timedelta(days=1)).date().isoformat()
     assert runner.invoke(args=["scim", "audit", "export", "--tenant", "acme", "--since", future]).stdout == ""
     assert runner.invoke(args=["scim", "audit", "export", "--tenant", "globex"]).stdout == ""

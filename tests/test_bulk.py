@@ -418,16 +418,23 @@ def test_each_operation_has_its_own_audit_record(app: Flask, scim: ScimClient, t
     }
     assert records[0].reason is None and "If-Match" in (records[1].reason or "")
     assert all(r.duration_ms is not None and r.duration_ms >= 0 for r in records)
+    # Every operation's record names the /Bulk request it came in; the next request is another.
+    assert len({r.request_id for r in records}) == 1 and records[0].request_id
+    assert scim.delete("/Users/nope").status_code == 404
+    assert audit(app)[-1].request_id not in (None, records[0].request_id)
 
 
 def test_events_follow_each_operations_commit(
     app: Flask, scim: ScimClient, register: Callable[[Any], Any]
 ) -> None:
     seen: list[tuple[str, Any]] = []
+    request_ids: set[str] = set()
 
     class Observer:
         @hookimpl
         def scim_event(self, event: Any) -> None:
+            if event.name == "request.audited":
+                request_ids.add(event.data["request_id"])
             # Committed already: a fresh connection sees the user the event names.
             exists = None
             if event.name == "user.created":
@@ -450,6 +457,7 @@ def test_events_follow_each_operations_commit(
         ("request.audited", 201),
         ("request.audited", 200),
     ]
+    assert len(request_ids) == 1 and None not in request_ids
 
 
 # -- limits and invalid requests ----------------------------------------------------------------------

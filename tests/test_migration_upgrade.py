@@ -243,6 +243,13 @@ def test_upgrade_from_0001_with_data_to_head(empty_engine, database_url, tmp_pat
     if migrate.head() != "0001" and (scim.get("/ResourceTypes/Group").status_code == 200):
         group = scim.post("/Groups", json={"displayName": "Upgraded", "members": [{"value": ids[0]}]})
         assert group.status_code == 201, group.get_json()
+    with engine.connect() as conn:
+        request_ids = conn.execute(text("SELECT request_id FROM scim_audit ORDER BY id")).scalars().all()
+    # Records from before revision 0005 name no request; each write since names its own.
+    old = counts["scim_audit"]
+    assert request_ids[:old] == [None] * old
+    assert len(request_ids) > old and all(request_ids[old:])
+    assert len(set(request_ids[old:])) == len(request_ids) - old
     with app.app_context():
         host_db.session.remove()
         host_db.engine.dispose()

@@ -12,6 +12,7 @@ import atexit
 import logging
 import threading
 import time
+import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +69,11 @@ class AuditBuffer:
         return len(items)
 
 
+def request_id() -> str:
+    """This request's id in the audit trail, made on first use (most reads are never recorded)."""
+    return g.setdefault("scim_request_id", uuid.uuid4().hex)
+
+
 def is_read(request: Request) -> bool:
     return request.method not in WRITE_METHODS or request.path.endswith(READ_ONLY_POSTS)
 
@@ -101,6 +107,7 @@ def record_request(
         "resource_id": getattr(g, "scim_resource_id", None),
         "reason": str(reason)[:255] if reason else None,
         "duration_ms": int((time.perf_counter() - started) * 1000) if started is not None else None,
+        "request_id": request_id(),
     }
     if read:
         state.audit_buffer.add(state.db.engine, fields)

@@ -176,6 +176,7 @@ def audit_export(tenant_key: str, since: str | None) -> None:
                     "resource_id": row.resource_id,
                     "reason": row.reason,
                     "duration_ms": row.duration_ms,
+                    "request_id": row.request_id,
                 }
             )
             + "\n"

@@ -275,3 +275,5 @@ class AuditRecord(ScimBase):
     resource_id: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(String(255))
     duration_ms: Mapped[int | None] = mapped_column(Integer)
+    # One per HTTP request: the operations of a /Bulk request carry the /Bulk request's. None before 0005.
+    request_id: Mapped[str | None] = mapped_column(String(32))

@@ -26,6 +26,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, request
 
 from .. import errors
+from ..audit import request_id
 from ..config import ScimConfig
 from ..extension import get_state
 from . import finish_request, handle_error
@@ -451,6 +452,7 @@ def bulk() -> Response:
     operations, fail_on_errors = parse_request(json_body(request), state.config)
     # What authentication wrote (the token's last use) is no operation's to roll back.
     state.db.session.commit()
+    request_id()  # made now, so that every operation's audit record names this request
     outcomes = BulkRun(operations, fail_on_errors).run()
     return scim_response({"schemas": [BULK_RESPONSE], "Operations": [o.to_scim() for o in outcomes]})
 
