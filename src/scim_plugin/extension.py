@@ -126,9 +126,8 @@ class ScimPlugin:
         app.extensions[EXTENSION_KEY] = state
         if config.sqlite_writer_queue:
             with app.app_context():
-                for engine in db.engines.values():
-                    sqlite_writers.install(engine)
-                state.writer_queue = sqlite_writers.install(db.engine)
+                queues = {bind: sqlite_writers.install(engine) for bind, engine in db.engines.items()}
+            state.writer_queue = queues.get(None)  # the default bind's, where the plugin's tables live
 
         from .cli import scim_cli
 
