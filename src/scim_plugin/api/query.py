@@ -161,6 +161,8 @@ def patch_operations(request: Request) -> Any:
 
 def projection(request: Request, config: ScimConfig) -> tuple[list[str] | None, list[str] | None]:
     """``attributes`` and ``excludedAttributes`` from the query string of a single-resource request."""
+    if not request.args:
+        return None, None  # most requests: no list-query parsing for a query string that is not there
     _, attributes, excluded = list_query(
         {k: v for k, v in request.args.items() if k.lower() in ("attributes", "excludedattributes")}, config
     )
