@@ -137,3 +137,21 @@ def test_unknown_scim_route_answers_scim_json(scim):
     assert response.status_code == 404
     assert response.mimetype == "application/scim+json"
     assert response.get_json()["status"] == "404"
+
+
+def test_scim_api_ignores_the_dashboard_session(client, scim):
+    """The example host reads its session cookie for dashboard pages only: a SCIM answer neither depends
+    on it (no ``Vary: Cookie`` for a cache to key on) nor is authenticated by it."""
+    assert login(client, "admin@acme.example", "acme-demo-password").status_code == 302
+    assert "Cookie" in client.get("/dashboard").headers.get("Vary", "")
+
+    listed = scim.get("/Users")
+    assert listed.status_code == 200
+    assert "Cookie" not in listed.headers.get("Vary", "")
+    created = scim.post("/Users", json={"userName": "vary@acme.example"})
+    assert created.status_code == 201
+    assert "Cookie" not in created.headers.get("Vary", "")
+
+    signed_in_only = client.get("/scim/v2/Users")  # the admin's session cookie, no bearer token
+    assert signed_in_only.status_code == 401
+    assert "Cookie" not in signed_in_only.headers.get("Vary", "")

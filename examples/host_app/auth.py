@@ -16,6 +16,11 @@ bp = Blueprint("auth", __name__)
 
 
 def load_user() -> None:
+    if request.blueprint == "scim_api":
+        # The SCIM API authenticates a provisioning client by its bearer token, never by a dashboard
+        # session: reading the session there would also mark its answers ``Vary: Cookie``.
+        g.user = None
+        return
     user_id = session.get("user_id")
     user = db.session.get(User, user_id) if user_id is not None else None
     g.user = user if user is not None and user.active else None
