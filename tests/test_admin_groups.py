@@ -373,6 +373,31 @@ def test_host_refusal_is_a_form_error_and_nothing_is_half_applied(
     assert [access(app, f"u{i}@acme.example") for i in range(2)] == access_before
 
 
+def test_a_spelling_the_host_accepts_is_saved_as_its_canonical_value(
+    app: Flask, admin_client: FlaskClient, crew: dict[str, Any]
+) -> None:
+    """Braze's singular ``delete_media_library_asset`` is the example host's alias of a permission it
+    publishes (``scim_value_aliases``): the form takes it as the SCIM API does, and saves the published
+    name."""
+    staging = workspace_id(app, "acme", "Staging")
+    typed = "delete_media_library_asset, view_campaigns, delete_media_library_assets"
+    response = submit(admin_client, MAP, crew["id"], mapping(staging, permissions=typed))
+    assert "2 members updated" in notice(admin_client, response)
+    [(_, grants)] = mapping_rows(app)
+    assert grants["workspaces"][0]["permissions"] == ["delete_media_library_assets", "view_campaigns"]
+    for i in range(2):
+        assert access(app, f"u{i}@acme.example")["workspaces"]["Staging"] == (
+            ["delete_media_library_assets", "view_campaigns"],
+            None,
+        )
+    # A name that is neither published nor an alias is still a form error.
+    response = submit(admin_client, MAP, crew["id"], mapping(staging, permissions="delete_media_library"))
+    assert response.status_code == 400
+    assert "Unknown workspace permission: delete_media_library." in form_error(
+        response.get_data(as_text=True), "permissions"
+    )
+
+
 def test_free_text_when_the_host_publishes_no_lists(
     app: Flask, admin_client: FlaskClient, crew: dict[str, Any], register: Any
 ) -> None:

@@ -231,6 +231,18 @@ def test_python_api_for_the_settings_page(app: Flask, scim: ScimClient) -> None:
         db.session.commit()
 
 
+def test_aliases_are_saved_as_the_published_values(app: Flask, scim: ScimClient) -> None:
+    """The command line (``map_group``) takes the host's other spellings too and saves the published
+    ones, even for a group without members, where no host call would have checked them."""
+    new_group(scim, "Empty")
+    alias = "delete_media_library_asset"
+    result = mapped(app, "--group", "Empty", "--workspace", "Staging", "--permissions", alias)
+    assert "Empty" in result.output
+    with app.app_context():
+        [grants] = db.session.execute(select(ScimGroupMapping.grants)).scalars()
+    assert grants["workspaces"][0]["permissions"] == ["delete_media_library_assets"]
+
+
 def test_hook_scim_apply_group_grants(app: Flask, scim: ScimClient, register: Any) -> None:
     """Called per affected user with the union of its mapped groups' grants; empty once it left them."""
     calls: list[tuple[str, Permissions]] = []

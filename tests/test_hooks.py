@@ -280,6 +280,48 @@ def test_hook_scim_canonical_values(app: Flask, scim: ScimClient, register: Regi
     assert _canonical(scim.get(url).get_json(), "workspaces.display") is None  # published as it is
 
 
+def test_hook_scim_value_aliases(app: Flask, scim: ScimClient, register: Register) -> None:
+    """Group mappings save the published value of an alias; the first result wins, ``None`` passes on."""
+    from scim_plugin import group_mapping
+
+    group = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Crew"}
+    assert scim.post("/Groups", json=group).status_code == 201
+    state, tenant_id = app.extensions["scim"], str(company_id(app))
+
+    def saved(**grants: Any) -> group_mapping.GroupGrants:
+        with app.app_context():
+            info = group_mapping.map_group(state, tenant_id, "Crew", **grants)
+            db.session.commit()
+            return info.grants
+
+    # The example host's alias of a workspace permission.
+    grants = saved(workspace="Staging", permissions=["delete_media_library_asset", "view_campaigns"])
+    assert grants.permissions == ("delete_media_library_assets", "view_campaigns")
+
+    class RoleAliases:
+        @hookimpl(tryfirst=True)
+        def scim_value_aliases(self, tenant_id: str) -> dict[str, dict[str, str]] | None:
+            return {f"{PERMISSIONS_URN}:roles.display": {"CM": "Campaign Manager"}}
+
+    override = register(RoleAliases())
+    assert saved(role="CM").role == "Campaign Manager"
+    # The first result wins: the example host's aliases are not merged in (a group without members is
+    # not checked by the host, so the spelling is saved as given).
+    grants = saved(workspace="Staging", permissions=["delete_media_library_asset"])
+    assert grants.permissions == ("delete_media_library_asset",)
+
+    class Nothing:
+        @hookimpl(tryfirst=True)
+        def scim_value_aliases(self, tenant_id: str) -> None:
+            return None
+
+    app.extensions["scim"].pm.unregister(override)
+    register(Nothing())
+    assert saved(role="CM").role == "CM"  # no alias: as given
+    grants = saved(workspace="Staging", permissions=["delete_media_library_asset"])
+    assert grants.permissions == ("delete_media_library_assets",)  # None passed on to the example host
+
+
 def test_hook_scim_host_user_info(app: Flask, scim: ScimClient, register: Register) -> None:
     created = create(scim)
     assert "lastSignInAt" not in scim.get(f"/Users/{created['id']}").get_data(as_text=True)

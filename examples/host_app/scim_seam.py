@@ -380,6 +380,15 @@ def _delete_with_row_locks(params: dict[str, int]) -> bool:
 
 
 @hookimpl
+def scim_value_aliases(tenant_id: str) -> dict[str, dict[str, str]]:
+    """The other spellings of workspace and team permissions that ``_check_permissions`` accepts."""
+    from scim_plugin.schemas import PERMISSIONS_URN
+
+    keys = ("workspaces.permissions", "teams.permissions")
+    return {f"{PERMISSIONS_URN}:{key}": dict(ALIASES) for key in keys}
+
+
+@hookimpl
 def scim_canonical_values(tenant_id: str) -> dict[str, list[str]]:
     """Publish the tenant's workspaces, teams, roles, permission sets and permission strings."""
     from scim_plugin.schemas import PERMISSIONS_URN

@@ -12,8 +12,8 @@ page. Functions flush but never commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -75,6 +75,29 @@ def _clean(values: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v.strip() for v in values or () if v and v.strip()))
 
 
+def spelled(values: Iterable[str], aliases: Mapping[str, str]) -> tuple[str, ...]:
+    """``values`` with each of the host's other spellings replaced by the published value, without repeats."""
+    return tuple(dict.fromkeys(aliases.get(value, value) for value in values))
+
+
+# A mapping's fields, and the permissions extension's attributes whose values the host publishes for them.
+_PUBLISHED = {
+    "permission_sets": "workspaces.permissionSet",
+    "roles": "roles.display",
+    "company_permissions": "companyPermissions",
+    "workspace_permissions": "workspaces.permissions",
+}
+
+
+def _aliases(state: ScimState, tenant_id: str) -> dict[str, dict[str, str]]:
+    """The host's other spellings (``scim_value_aliases``) by mapping field; empty where it has none."""
+    published = state.hook.scim_value_aliases(tenant_id=tenant_id) or {}
+    return {
+        name: {str(k): str(v) for k, v in (published.get(f"{PERMISSIONS_URN}:{key}") or {}).items()}
+        for name, key in _PUBLISHED.items()
+    }
+
+
 def _listing(tenant_id: str) -> Select[Any]:
     """The tenant's groups with their mapping, by display name: one query, member counts included
     (``member_count`` is kept by the membership statements, never counted per group)."""
@@ -131,7 +154,8 @@ class MappingChoices:
 
     Workspaces come from ``scim_list_workspaces``; the rest from ``scim_canonical_values`` (the
     permissions extension's keys). ``None`` means the host publishes no list for it: the page then takes
-    free text, which the host checks when it applies the grants.
+    free text, which the host checks when it applies the grants. ``aliases``: the host's other spellings
+    of those values by field (``scim_value_aliases``), which the page accepts as the published value.
     """
 
     workspaces: tuple[WorkspaceInfo, ...] = ()
@@ -139,21 +163,23 @@ class MappingChoices:
     roles: tuple[str, ...] | None = None
     company_permissions: tuple[str, ...] | None = None
     workspace_permissions: tuple[str, ...] | None = None
+    aliases: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 def mapping_choices(state: ScimState, tenant_id: str) -> MappingChoices:
     values = state.hook.scim_canonical_values(tenant_id=tenant_id) or {}
 
-    def listed(key: str) -> tuple[str, ...] | None:
-        found = values.get(f"{PERMISSIONS_URN}:{key}")
+    def listed(name: str) -> tuple[str, ...] | None:
+        found = values.get(f"{PERMISSIONS_URN}:{_PUBLISHED[name]}")
         return None if found is None else tuple(dict.fromkeys(str(v) for v in found))
 
     return MappingChoices(
         workspaces=tuple(state.hook.scim_list_workspaces(tenant_id=tenant_id) or ()),
-        permission_sets=listed("workspaces.permissionSet"),
-        roles=listed("roles.display"),
-        company_permissions=listed("companyPermissions"),
-        workspace_permissions=listed("workspaces.permissions"),
+        permission_sets=listed("permission_sets"),
+        roles=listed("roles"),
+        company_permissions=listed("company_permissions"),
+        workspace_permissions=listed("workspace_permissions"),
+        aliases=_aliases(state, tenant_id),
     )
 
 
@@ -196,7 +222,13 @@ def map_group(
     is checked now (``scim_resolve_workspace``); roles, permission sets and permission names are checked
     by the host when it applies them, which happens at once for the group's current members.
     """
-    permissions, company = _clean(permissions), _clean(company_permissions)
+    aliases = _aliases(state, tenant_id)
+    permissions = spelled(_clean(permissions), aliases["workspace_permissions"])
+    company = spelled(_clean(company_permissions), aliases["company_permissions"])
+    if role:
+        role = aliases["roles"].get(role.strip(), role)
+    if permission_set:
+        permission_set = aliases["permission_sets"].get(permission_set.strip(), permission_set)
     if not mapping_supported(state):
         raise MappingError(
             "the host does not implement scim_apply_group_grants: groups cannot grant anything"

@@ -95,6 +95,17 @@ def scim_canonical_values(tenant_id: str) -> dict[str, list[str]] | None:
 
 
 @hookspec(firstresult=True)
+def scim_value_aliases(tenant_id: str) -> dict[str, dict[str, str]] | None:
+    """Other spellings the tenant accepts for values published by ``scim_canonical_values``.
+
+    Keys are the same attribute paths; values map an alias to its published value (Braze's
+    ``delete_media_library_asset`` to ``delete_media_library_assets``). The group-mapping form and
+    ``flask scim group map`` take an alias and save the published value; ``/Schemas`` publishes only the
+    values. The first non-``None`` result wins; ``None`` means the tenant accepts no other spelling.
+    """
+
+
+@hookspec(firstresult=True)
 def scim_host_user_info(tenant_id: str, host_user_id: str) -> HostUserInfo | None:
     """Read-only facts the host keeps about a user (such as the last sign-in time).
 
