@@ -316,10 +316,19 @@ def test_hook_scim_value_aliases(app: Flask, scim: ScimClient, register: Registe
             return None
 
     app.extensions["scim"].pm.unregister(override)
-    register(Nothing())
+    nothing = register(Nothing())
     assert saved(role="CM").role == "CM"  # no alias: as given
     grants = saved(workspace="Staging", permissions=["delete_media_library_asset"])
     assert grants.permissions == ("delete_media_library_assets",)  # None passed on to the example host
+
+    class Malformed:
+        @hookimpl(tryfirst=True)
+        def scim_value_aliases(self, tenant_id: str) -> Any:
+            return {f"{PERMISSIONS_URN}:roles.display": ["CM", "Campaign Manager"]}
+
+    app.extensions["scim"].pm.unregister(nothing)
+    register(Malformed())
+    assert saved(role="CM").role == "CM"  # not a mapping: ignored, not a 500
 
 
 def test_hook_scim_host_user_info(app: Flask, scim: ScimClient, register: Register) -> None:

@@ -92,10 +92,12 @@ _PUBLISHED = {
 def _aliases(state: ScimState, tenant_id: str) -> dict[str, dict[str, str]]:
     """The host's other spellings (``scim_value_aliases``) by mapping field; empty where it has none."""
     published = state.hook.scim_value_aliases(tenant_id=tenant_id) or {}
-    return {
-        name: {str(k): str(v) for k, v in (published.get(f"{PERMISSIONS_URN}:{key}") or {}).items()}
-        for name, key in _PUBLISHED.items()
-    }
+    aliases: dict[str, dict[str, str]] = {}
+    for name, key in _PUBLISHED.items():
+        found = published.get(f"{PERMISSIONS_URN}:{key}")
+        # Anything but a mapping is ignored, as ``/Schemas`` ignores what it cannot use.
+        aliases[name] = {str(k): str(v) for k, v in found.items()} if isinstance(found, Mapping) else {}
+    return aliases
 
 
 def _listing(tenant_id: str) -> Select[Any]:
