@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -253,25 +252,6 @@ def _form_from_grants(grants: group_mapping.GroupGrants) -> dict[str, Any]:
         "permissions": ", ".join(grants.permissions),
         "role": grants.role or "",
         "company_permissions": list(grants.company_permissions),
-    }
-
-
-def _published_spellings(form: dict[str, Any], aliases: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
-    """The form with the host's other spellings (``scim_value_aliases``) replaced by the published values,
-    so that they pass the checks below and are saved as the host publishes them."""
-
-    def one(field: str, value: str) -> str:
-        return aliases.get(field, {}).get(value, value)
-
-    spelled = group_mapping.spelled
-    permissions = spelled(_split([form["permissions"]]), aliases.get("workspace_permissions", {}))
-    company = spelled(form["company_permissions"], aliases.get("company_permissions", {}))
-    return {
-        **form,
-        "permission_set": one("permission_sets", form["permission_set"]),
-        "role": one("roles", form["role"]),
-        "permissions": ", ".join(permissions),
-        "company_permissions": list(company),
     }
 
 
@@ -527,9 +507,23 @@ def map_group() -> Response:
             identity, page=page, group_id=group.id, group_form=form, group_errors=problems, status=400
         )
 
-    choices = group_mapping.mapping_choices(state, identity.tenant_id)
-    form = _published_spellings(form, choices.aliases)
-    problems = _check_mapping(form, choices)
+    # The host's other spellings (``scim_value_aliases``) become the published names before the checks,
+    # so that they pass them and the form shows what is saved.
+    permissions, company, role, permission_set = group_mapping.published_spellings(
+        state,
+        identity.tenant_id,
+        permissions=_split([form["permissions"]]),
+        company_permissions=form["company_permissions"],
+        role=form["role"],
+        permission_set=form["permission_set"],
+    )
+    form.update(
+        permissions=", ".join(permissions),
+        company_permissions=list(company),
+        role=role or "",
+        permission_set=permission_set or "",
+    )
+    problems = _check_mapping(form, group_mapping.mapping_choices(state, identity.tenant_id))
     if problems:
         return refuse(problems)
     try:

@@ -13,7 +13,7 @@ page. Functions flush but never commit.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -75,11 +75,6 @@ def _clean(values: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v.strip() for v in values or () if v and v.strip()))
 
 
-def spelled(values: Iterable[str], aliases: Mapping[str, str]) -> tuple[str, ...]:
-    """``values`` with each of the host's other spellings replaced by the published value, without repeats."""
-    return tuple(dict.fromkeys(aliases.get(value, value) for value in values))
-
-
 # A mapping's fields, and the permissions extension's attributes whose values the host publishes for them.
 _PUBLISHED = {
     "permission_sets": "workspaces.permissionSet",
@@ -98,6 +93,35 @@ def _aliases(state: ScimState, tenant_id: str) -> dict[str, dict[str, str]]:
         # Anything but a mapping is ignored, as ``/Schemas`` ignores what it cannot use.
         aliases[name] = {str(k): str(v) for k, v in found.items()} if isinstance(found, Mapping) else {}
     return aliases
+
+
+def published_spellings(
+    state: ScimState,
+    tenant_id: str,
+    *,
+    permissions: Iterable[str] | None = None,
+    company_permissions: Iterable[str] | None = None,
+    role: str | None = None,
+    permission_set: str | None = None,
+) -> tuple[tuple[str, ...], tuple[str, ...], str | None, str | None]:
+    """A mapping's names as the host publishes them: its other spellings replaced, repeats dropped.
+
+    Returns ``(permissions, company_permissions, role, permission_set)``.
+    """
+    aliases = _aliases(state, tenant_id)
+
+    def names(values: Iterable[str] | None, field_name: str) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(aliases[field_name].get(value, value) for value in _clean(values)))
+
+    def one(value: str | None, field_name: str) -> str | None:
+        return aliases[field_name].get(value.strip(), value) if value else value
+
+    return (
+        names(permissions, "workspace_permissions"),
+        names(company_permissions, "company_permissions"),
+        one(role, "roles"),
+        one(permission_set, "permission_sets"),
+    )
 
 
 def _listing(tenant_id: str) -> Select[Any]:
@@ -156,8 +180,7 @@ class MappingChoices:
 
     Workspaces come from ``scim_list_workspaces``; the rest from ``scim_canonical_values`` (the
     permissions extension's keys). ``None`` means the host publishes no list for it: the page then takes
-    free text, which the host checks when it applies the grants. ``aliases``: the host's other spellings
-    of those values by field (``scim_value_aliases``), which the page accepts as the published value.
+    free text, which the host checks when it applies the grants.
     """
 
     workspaces: tuple[WorkspaceInfo, ...] = ()
@@ -165,7 +188,6 @@ class MappingChoices:
     roles: tuple[str, ...] | None = None
     company_permissions: tuple[str, ...] | None = None
     workspace_permissions: tuple[str, ...] | None = None
-    aliases: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 def mapping_choices(state: ScimState, tenant_id: str) -> MappingChoices:
@@ -181,7 +203,6 @@ def mapping_choices(state: ScimState, tenant_id: str) -> MappingChoices:
         roles=listed("roles"),
         company_permissions=listed("company_permissions"),
         workspace_permissions=listed("workspace_permissions"),
-        aliases=_aliases(state, tenant_id),
     )
 
 
@@ -224,13 +245,14 @@ def map_group(
     is checked now (``scim_resolve_workspace``); roles, permission sets and permission names are checked
     by the host when it applies them, which happens at once for the group's current members.
     """
-    aliases = _aliases(state, tenant_id)
-    permissions = spelled(_clean(permissions), aliases["workspace_permissions"])
-    company = spelled(_clean(company_permissions), aliases["company_permissions"])
-    if role:
-        role = aliases["roles"].get(role.strip(), role)
-    if permission_set:
-        permission_set = aliases["permission_sets"].get(permission_set.strip(), permission_set)
+    permissions, company, role, permission_set = published_spellings(
+        state,
+        tenant_id,
+        permissions=permissions,
+        company_permissions=company_permissions,
+        role=role,
+        permission_set=permission_set,
+    )
     if not mapping_supported(state):
         raise MappingError(
             "the host does not implement scim_apply_group_grants: groups cannot grant anything"
