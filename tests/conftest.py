@@ -116,17 +116,29 @@ def issue_token(app: Flask, tenant: str = "acme", origin: str = ORIGIN, *extra: 
     return result.stdout.strip()
 
 
+def issue_idp_token(app: Flask, method: str, tenant: str = "acme", *extra: str) -> str:
+    """A token of an ``entra`` or ``okta`` tenant: no origin, as those IdPs connect."""
+    result = app.test_cli_runner().invoke(
+        args=["scim", "token", "issue", "--tenant", tenant, "--method", method, *extra]
+    )
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()
+
+
 @dataclass
 class ScimClient:
-    """A test client that sends what an IdP sends: bearer token and service origin."""
+    """A test client that sends what an IdP sends: bearer token and (unless ``origin`` is None, as for
+    Entra ID and Okta, which cannot send it) the service origin."""
 
     client: FlaskClient
     token: str
-    origin: str = ORIGIN
+    origin: str | None = ORIGIN
     prefix: str = "/scim/v2"
 
     def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {self.token}", "X-Request-Origin": self.origin}
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if self.origin is not None:
+            headers["X-Request-Origin"] = self.origin
         headers.update(extra or {})
         return headers
 

@@ -111,3 +111,31 @@ def test_0003_marks_the_tenants_that_already_have_groups(empty_engine):
     assert {tenant: bool(flag) for tenant, flag in flags.items()} == {"with": True, "without": False}
     migrate.downgrade(empty_engine, "0002")
     assert "has_groups" not in {c["name"] for c in inspect(empty_engine).get_columns("scim_tenants")}
+
+
+def test_0006_makes_existing_tenants_custom(empty_engine):
+    """Tenants from before provisioning methods keep today's rules: their method becomes ``custom``."""
+    migrate.upgrade(empty_engine, "0005")
+    with empty_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO scim_tenants (tenant_id, enabled, service_origin, ip_allowlist, has_groups,"
+                " created_at, updated_at) VALUES ('7', :yes, 'idp.example.com', '', :no, :now, :now)"
+            ),
+            {"yes": True, "no": False, "now": "2026-11-30 10:00:00+00:00"},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO scim_audit (created_at, tenant_id, method, path, status)"
+                " VALUES (:now, '7', 'POST', '/scim/v2/Users', 201)"
+            ),
+            {"now": "2026-11-30 10:00:00+00:00"},
+        )
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT provisioning_method FROM scim_tenants")).scalar_one() == "custom"
+        assert conn.execute(text("SELECT provisioning_method FROM scim_audit")).scalar_one() is None
+    migrate.check(empty_engine)
+    migrate.downgrade(empty_engine, "0005")
+    columns = {c["name"] for c in inspect(empty_engine).get_columns("scim_tenants")}
+    assert "provisioning_method" not in columns and "service_origin" in columns

@@ -69,7 +69,10 @@ from werkzeug.datastructures import MultiDict
 
 from . import group_mapping, tenants
 from .config import ScimConfig
+from .connection_test import CheckResult, run_connection_test
 from .extension import get_state
+from .method_status import method_statuses
+from .methods import CUSTOM, METHODS, method_named
 from .models import AuditRecord, TenantSettings, Token, utcnow
 from .seam import AdminIdentity
 from .tokens import mask
@@ -82,6 +85,8 @@ NOTICE_KEY = "scim_notice"
 MAX_NONCES = 12
 RECENT_ACTIVITY = 20
 FIELDS = ("default_workspace", "service_origin", "ip_allowlist")
+#: Entra ID's flag for its current PATCH dialect, appended to the Tenant URL (peers-and-idps.md §4.1).
+ENTRA_FLAG = "aadOptscim062020"
 
 #: Groups listed per page of the "Group mappings" section.
 GROUPS_PER_PAGE = 25
@@ -106,6 +111,7 @@ def create_admin_blueprint(config: ScimConfig) -> Blueprint:
     bp.add_url_rule("/", endpoint="save", view_func=save_and_generate, methods=["POST"])
     bp.add_url_rule("/reset", view_func=reset_token, methods=["POST"])
     bp.add_url_rule("/disable", view_func=disable_provisioning, methods=["POST"])
+    bp.add_url_rule("/test-connection", view_func=test_connection, methods=["POST"])
     bp.add_url_rule("/groups/map", view_func=map_group, methods=["POST"])
     bp.add_url_rule("/groups/unmap", view_func=unmap_group, methods=["POST"])
     return bp
@@ -345,6 +351,8 @@ def _render(
     group_id: str | None = None,
     group_form: dict[str, Any] | None = None,
     group_errors: dict[str, str] | None = None,
+    tab: str | None = None,
+    test_results: list[CheckResult] | None = None,
 ) -> Response:
     state = get_state()
     tenant_id = identity.tenant_id
@@ -375,6 +383,9 @@ def _render(
             "service_origin": settings.service_origin if settings else "",
             "ip_allowlist": settings.ip_allowlist if settings else "",
         }
+    active_method = method_named(settings.provisioning_method) if settings else None
+    shown = METHODS.get(tab or "") or active_method or CUSTOM
+    endpoint = _endpoint_url()
     grace = state.config.token_rotation_grace
     context: dict[str, Any] = {
         "layout": state.config.admin_layout,
@@ -391,7 +402,16 @@ def _render(
         "new_token": new_token,
         "confirm": confirm,
         "notice": notice,
-        "endpoint": _endpoint_url(),
+        "endpoint": endpoint,
+        "entra_tenant_url": f"{endpoint}?{ENTRA_FLAG}",
+        "entra_flag": ENTRA_FLAG,
+        "methods": METHODS,
+        "tab": shown,
+        "active_method": active_method,
+        # Switching to the shown tab's method revokes a live token of another method: ask first.
+        "switching": bool(token and active_method and active_method is not shown),
+        "statuses": method_statuses(state, tenant_id, active_method.name if active_method else None),
+        "test_results": test_results,
         "grace_seconds": grace,
         "grace_text": _describe_seconds(grace) if grace else "",
         "activity": activity,
@@ -419,6 +439,7 @@ def settings_page() -> Response:
         notice=session.pop(NOTICE_KEY, None),
         page=_page_number(request.args.get("page")),
         group_id=request.args.get("group") or None,
+        tab=request.args.get("method"),
     )
 
 
@@ -429,17 +450,54 @@ def save_and_generate() -> Response:
     identity = guarded
     state = get_state()
     form = {key: request.form.get(key, "") for key in FIELDS}
+    method = request.form.get("provisioning_method") or None
+    tab = method if method in METHODS else None
     wants_token = request.form.get("action") == "generate"
+    current = state.db.session.get(TenantSettings, identity.tenant_id)
+    switching = current is not None and method is not None and method != current.provisioning_method
+    live_token = tenants.current_token(state, identity.tenant_id) is not None
+    if switching and live_token and request.form.get("confirm") != "yes":
+        return _render(identity, form=form, confirm="switch", tab=tab)
+    if not METHODS.get(method or "", CUSTOM).requires_origin:
+        form["service_origin"] = ""  # the IdP tabs have no origin field; nothing would check it
     try:
-        tenants.save_settings(state, identity.tenant_id, tenants.SettingsInput(**form))
+        saved = tenants.save_settings(
+            state, identity.tenant_id, tenants.SettingsInput(**form, provisioning_method=method)
+        )
         credential = None
-        # "Generate" never replaces a live token (a stale tab must not rotate it): that is "Reset".
-        if wants_token and tenants.current_token(state, identity.tenant_id) is None:
+        # "Generate" never replaces a live token (a stale tab must not rotate it): that is "Reset". A
+        # change of method revoked the old token, so the new method gets its token at once.
+        needs_token = wants_token or saved.previous_method is not None
+        if needs_token and tenants.current_token(state, identity.tenant_id) is None:
             credential = tenants.issue_token(state, identity.tenant_id, identity.display)
         state.db.session.commit()
     except tenants.SettingsError as exc:
         state.db.session.rollback()
-        return _render(identity, form=form, errors=exc.errors, status=400)
+        return _render(identity, form=form, errors=exc.errors, status=400, tab=tab)
+    if saved.previous_method is not None:
+        tenants.emit(
+            state,
+            "method.changed",
+            identity.tenant_id,
+            previous=saved.previous_method,
+            method=saved.settings.provisioning_method,
+        )
+        current_app.logger.info(
+            "SCIM provisioning method of tenant %s changed from %s to %s by %s",
+            identity.tenant_id,
+            saved.previous_method,
+            saved.settings.provisioning_method,
+            identity.display,
+        )
+    notice = None
+    if saved.previous_method is not None:
+        before, after = method_named(saved.previous_method), method_named(saved.settings.provisioning_method)
+        revoked = f" The {before.label} token was revoked: it stopped working immediately."
+        notice = {
+            "text": f"Switched from {before.label} to {after.label}."
+            + (revoked if saved.revoked_tokens else ""),
+            "kind": "warning",
+        }
     if credential is None:
         if wants_token:
             return _redirect_to_page(
@@ -450,7 +508,7 @@ def save_and_generate() -> Response:
     tenants.emit(
         state, "token.issued", identity.tenant_id, token_id=credential.token_id, issued_by=identity.display
     )
-    return _render(identity, new_token=credential.token)
+    return _render(identity, new_token=credential.token, notice=notice)
 
 
 def reset_token() -> Response:
@@ -485,6 +543,27 @@ def disable_provisioning() -> Response:
         "SCIM provisioning is disabled and the token revoked. Settings and provisioned users are kept; "
         "generate a new token to turn it back on."
     )
+
+
+def test_connection() -> Response:
+    """Make the active method's IdP test calls with the token the admin pasted; nothing is changed, so no
+    form nonce is spent (the test may be run again)."""
+    identity = _admin()
+    _check_csrf()
+    state = get_state()
+    settings = state.db.session.get(TenantSettings, identity.tenant_id)
+    token = request.form.get("token", "").strip()
+    if settings is None:
+        return _redirect_to_page("Generate a token before testing the connection.", kind="warning")
+    method = method_named(settings.provisioning_method)
+    if not token:
+        results = [
+            CheckResult("Token", "", 0, False, "Paste the token you gave your identity provider, then test.")
+        ]
+    else:
+        results = run_connection_test(identity.tenant_id, method, token, settings.service_origin)
+    # The pasted token is never echoed back into the page.
+    return _render(identity, tab=method.name, test_results=results)
 
 
 def map_group() -> Response:

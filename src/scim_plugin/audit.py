@@ -20,6 +20,7 @@ from flask import Request, Response, g
 from sqlalchemy import delete, insert
 from sqlalchemy.engine import Engine
 
+from .methods import CONNECTION_TEST_KEY
 from .models import AuditRecord, utcnow
 
 if TYPE_CHECKING:
@@ -98,6 +99,8 @@ def record_request(
         return None
     started = getattr(g, "scim_started", None)
     reason: Any = getattr(error, "reason", None) or (error.detail if error is not None else None)
+    if reason and CONNECTION_TEST_KEY in request.environ:
+        reason = f"connection test: {reason}"
     fields: dict[str, Any] = {
         "created_at": utcnow(),
         "tenant_id": context.tenant_id if context else getattr(error, "tenant_id", None),
@@ -110,6 +113,9 @@ def record_request(
         "reason": str(reason)[:255] if reason else None,
         "duration_ms": int((time.perf_counter() - started) * 1000) if started is not None else None,
         "request_id": request_id(),
+        "provisioning_method": context.settings.provisioning_method
+        if context
+        else getattr(error, "provisioning_method", None),
     }
     if read:
         state.audit_buffer.add(state.db.engine, fields)

@@ -1,5 +1,9 @@
 """Authentication of SCIM requests: bearer token, service origin and client address.
 
+Which checks apply depends on the tenant's provisioning method (:mod:`scim_plugin.methods`): the service
+origin is checked for ``custom`` tenants only; Entra ID and Okta cannot send it, so for them the header is
+ignored, whatever it says. The token and the IP allowlist are checked for every method.
+
 Every refusal answers the same 401 so a caller cannot tell which check failed; the real reason is
 kept on the exception for the audit trail. Gate hooks fail closed: an exception in any of them is a
 refusal, never a pass.
@@ -18,6 +22,7 @@ from sqlalchemy import bindparam, select
 from .errors import Unauthorized
 from .extension import ScimState
 from .ip import IpAllowlist, parse_allowlist
+from .methods import CONNECTION_TEST_KEY, method_named
 from .models import SNAPSHOT_COLUMNS, TenantSettings, TenantSnapshot
 from .tokens import parse_authorization_header
 
@@ -40,11 +45,19 @@ class TokenRejected(Exception):
 class AuthRefused(Unauthorized):
     """A refused SCIM request: the public detail is always the same, ``reason`` is the real one."""
 
-    def __init__(self, reason: str, *, tenant_id: str | None = None, token_id: str | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        tenant_id: str | None = None,
+        token_id: str | None = None,
+        provisioning_method: str | None = None,
+    ) -> None:
         super().__init__(REFUSAL_DETAIL, headers={"WWW-Authenticate": 'Bearer realm="SCIM"'})
         self.reason = reason
         self.tenant_id = tenant_id
         self.token_id = token_id
+        self.provisioning_method = provisioning_method
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,16 @@ def cached_allowlist(text: str) -> IpAllowlist:
 def client_ip(state: ScimState, request: Request) -> str | None:
     address = state.hook.scim_client_ip(request=request, trusted_proxies=state.config.trusted_proxies)
     return address or request.remote_addr
+
+
+def connection_test_tenant(request: Request) -> str | None:
+    """The tenant whose settings page is testing the connection with this request, if it is one."""
+    value = request.environ.get(CONNECTION_TEST_KEY)
+    return value if isinstance(value, str) else None
+
+
+def is_connection_test(request: Request) -> bool:
+    return connection_test_tenant(request) is not None
 
 
 def _gate(results_of: Any, **kwargs: Any) -> tuple[bool, bool]:
@@ -105,25 +128,36 @@ def authenticate(state: ScimState, request: Request) -> ScimContext:
     if not isinstance(settings, TenantSnapshot) or settings.tenant_id != tenant_id:
         found = state.db.session.execute(_TENANT, {"tenant_id": tenant_id}).first()
         settings = TenantSnapshot.of(found) if found is not None else None
-    if settings is None or not settings.enabled:
+    if settings is None:
         raise AuthRefused("SCIM provisioning disabled for tenant", tenant_id=tenant_id, token_id=token_id)
+    method = method_named(settings.provisioning_method)
+    refused = {"tenant_id": tenant_id, "token_id": token_id, "provisioning_method": method.name}
+    if not settings.enabled:
+        raise AuthRefused("SCIM provisioning disabled for tenant", **refused)
 
-    presented = next((request.headers[h] for h in ORIGIN_HEADERS if h in request.headers), None)
-    denied, opinion = _gate(
-        state.hook.scim_origin_allowed,
-        tenant_id=tenant_id,
-        presented=presented,
-        expected=settings.service_origin,
-    )
-    if denied or not opinion:
-        reason = "missing X-Request-Origin" if presented is None else "wrong X-Request-Origin"
-        raise AuthRefused(reason, tenant_id=tenant_id, token_id=token_id)
+    if method.requires_origin:
+        presented = next((request.headers[h] for h in ORIGIN_HEADERS if h in request.headers), None)
+        denied, opinion = _gate(
+            state.hook.scim_origin_allowed,
+            tenant_id=tenant_id,
+            presented=presented,
+            expected=settings.service_origin,
+        )
+        if denied or not opinion:
+            reason = "missing X-Request-Origin" if presented is None else "wrong X-Request-Origin"
+            raise AuthRefused(reason, **refused)
 
     try:
         allowlist = cached_allowlist(settings.ip_allowlist or "")
     except ValueError:
-        raise AuthRefused("stored IP allowlist invalid", tenant_id=tenant_id, token_id=token_id) from None
-    denied, _ = _gate(state.hook.scim_ip_allowed, tenant_id=tenant_id, address=address, allowlist=allowlist)
-    if denied:
-        raise AuthRefused(f"client IP {address} not allowed", tenant_id=tenant_id, token_id=token_id)
+        raise AuthRefused("stored IP allowlist invalid", **refused) from None
+    tested = connection_test_tenant(request)
+    if tested is not None and tested != tenant_id:
+        raise AuthRefused("connection test with another company's token", **refused)
+    if tested is None:
+        denied, _ = _gate(
+            state.hook.scim_ip_allowed, tenant_id=tenant_id, address=address, allowlist=allowlist
+        )
+        if denied:
+            raise AuthRefused(f"client IP {address} not allowed", **refused)
     return ScimContext(tenant_id=tenant_id, token_id=token_id, settings=settings, client_ip=address)

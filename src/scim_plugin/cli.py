@@ -14,6 +14,7 @@ from sqlalchemy import select
 from . import group_mapping, migrate, tenants
 from .audit import prune
 from .extension import get_state
+from .methods import CUSTOM, METHODS
 from .models import AuditRecord
 
 scim_cli = AppGroup("scim", help="SCIM provisioning: database, tokens, group mapping and audit trail.")
@@ -77,7 +78,20 @@ def db_check() -> None:
 
 @token_cli.command("issue")
 @click.option("--tenant", "tenant_key", required=True, help="The tenant (company slug).")
-@click.option("--origin", required=True, help="The service origin the IdP sends in X-Request-Origin.")
+@click.option(
+    "--method",
+    "method_name",
+    type=click.Choice(list(METHODS)),
+    default=CUSTOM.name,
+    show_default=True,
+    help="How the identity provider proves itself: custom also sends X-Request-Origin; "
+    "entra and okta send the token alone. Changing it revokes the tenant's tokens at once.",
+)
+@click.option(
+    "--origin",
+    default=None,
+    help="The service origin the IdP sends in X-Request-Origin (required for --method custom only).",
+)
 @click.option("--default-workspace", default=None, help="Workspace id or name for users created without one.")
 @click.option("--ip-allowlist", default=None, help="Comma-separated IPs, CIDR blocks and ranges.")
 @click.option("--issued-by", default="cli", show_default=True, help="Recorded as the token's creator.")
@@ -89,13 +103,22 @@ def db_check() -> None:
 )
 def token_issue(
     tenant_key: str,
-    origin: str,
+    method_name: str,
+    origin: str | None,
     default_workspace: str | None,
     ip_allowlist: str | None,
     issued_by: str,
     response_style: str | None,
 ) -> None:
     """Save the tenant's SCIM settings, issue a new token (replacing any) and print it alone."""
+    method = METHODS[method_name]
+    if method.requires_origin and not origin:
+        raise click.UsageError("--origin is required for --method custom (the X-Request-Origin value)")
+    if not method.requires_origin and origin:
+        raise click.UsageError(
+            f"--origin does not apply to --method {method.name}: {method.label} cannot send "
+            "X-Request-Origin, so the token and the IP allowlist protect it; leave --origin out"
+        )
     state = get_state()
     tenant_id = _tenant(tenant_key)
     existing = state.db.session.get(tenants.TenantSettings, tenant_id)
@@ -110,9 +133,12 @@ def token_issue(
     if ip_allowlist is None:
         ip_allowlist = existing.ip_allowlist if existing is not None else ""
     try:
-        settings = tenants.save_settings(
-            state, tenant_id, tenants.SettingsInput(default_workspace, origin, ip_allowlist or "")
+        saved = tenants.save_settings(
+            state,
+            tenant_id,
+            tenants.SettingsInput(default_workspace, origin or "", ip_allowlist or "", method.name),
         )
+        settings = saved.settings
         if response_style is not None:
             settings.response_style = response_style
         credential = tenants.issue_token(state, tenant_id, issued_by)
@@ -120,6 +146,13 @@ def token_issue(
     except tenants.SettingsError as exc:
         state.db.session.rollback()
         raise click.ClickException(str(exc)) from None
+    if saved.previous_method is not None:
+        tenants.emit(state, "method.changed", tenant_id, previous=saved.previous_method, method=method.name)
+        click.echo(
+            f"provisioning method changed from {saved.previous_method} to {method.name}: "
+            f"revoked {saved.revoked_tokens} token(s) of the previous method",
+            err=True,
+        )
     tenants.emit(state, "token.issued", tenant_id, token_id=credential.token_id, issued_by=issued_by)
     click.echo(credential.token)
 
@@ -177,6 +210,7 @@ def audit_export(tenant_key: str, since: str | None) -> None:
                     "reason": row.reason,
                     "duration_ms": row.duration_ms,
                     "request_id": row.request_id,
+                    "provisioning_method": row.provisioning_method,
                 }
             )
             + "\n"

@@ -200,8 +200,11 @@ def scim_ip_allowed(tenant_id: str, address: str | None, allowlist: IpAllowlist)
 def scim_origin_allowed(tenant_id: str, presented: str | None, expected: str) -> bool | None:
     """Does the request's ``X-Request-Origin`` (``presented``) match the tenant's service origin?
 
-    Veto rule as for :func:`scim_ip_allowed`: any ``False`` denies, an exception denies, ``None`` is
-    no opinion. With no opinion at all the request is denied, since an origin is always required.
+    Called only for tenants whose provisioning method is ``custom``: Entra ID and Okta cannot send the
+    header, so for ``entra`` and ``okta`` tenants it is neither required nor looked at, and this hook is
+    not called. Veto rule as for :func:`scim_ip_allowed`: any ``False`` denies, an exception denies,
+    ``None`` is no opinion. With no opinion at all the request is denied, since a ``custom`` tenant's
+    origin is always required.
     """
 
 

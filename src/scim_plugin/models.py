@@ -80,6 +80,12 @@ class TenantSettings(ScimBase):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     default_workspace_id: Mapped[str | None] = mapped_column(String(64))
     default_workspace_name: Mapped[str | None] = mapped_column(String(255))
+    # How the company's identity provider proves itself (``access.methods``): ``custom`` also sends the
+    # service origin; ``entra`` and ``okta`` cannot send custom headers and rely on the token alone.
+    provisioning_method: Mapped[str] = mapped_column(
+        String(16), default="custom", server_default=text("'custom'")
+    )
+    # Empty for the IdP methods, which send no origin.
     service_origin: Mapped[str] = mapped_column(String(255))
     ip_allowlist: Mapped[str] = mapped_column(Text, default="")
     # None: use SCIM_RESPONSE_STYLE.
@@ -98,6 +104,7 @@ class TenantSnapshot:
 
     tenant_id: str
     enabled: bool
+    provisioning_method: str
     default_workspace_id: str | None
     default_workspace_name: str | None
     service_origin: str
@@ -262,7 +269,11 @@ class AuditRecord(ScimBase):
     """One SCIM request: who, from where, what, the outcome and why. Never a token or a secret."""
 
     __tablename__ = "scim_audit"
-    __table_args__ = (Index("ix_scim_audit_tenant_created", "tenant_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_scim_audit_tenant_created", "tenant_id", "created_at"),
+        # The settings page's status panel: one method's latest records, newest first.
+        Index("ix_scim_audit_tenant_method_created", "tenant_id", "provisioning_method", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
@@ -277,3 +288,6 @@ class AuditRecord(ScimBase):
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     # One per HTTP request: the operations of a /Bulk request carry the /Bulk request's. None before 0005.
     request_id: Mapped[str | None] = mapped_column(String(32))
+    # The tenant's provisioning method when the request was made; None when the tenant was not known
+    # (an unrecognised token) or before 0006.
+    provisioning_method: Mapped[str | None] = mapped_column(String(16))

@@ -117,7 +117,7 @@ class ScimEvent:
 
     ``name`` is one of ``user.created``, ``user.updated``, ``user.deactivated``, ``user.reactivated``,
     ``user.deleted``, ``group.created``, ``group.updated``, ``group.deleted``, ``token.issued``,
-    ``token.revoked``, ``request.refused``, ``request.audited``.
+    ``token.revoked``, ``method.changed``, ``request.refused``, ``request.audited``.
     """
 
     name: str

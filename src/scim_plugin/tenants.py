@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from .extension import ScimState
 from .ip import AllowlistError, parse_allowlist
+from .methods import CUSTOM, METHODS, Method
 from .models import TenantSettings, Token
 from .origin import normalize_origin
 from .seam import IssuedCredential, Ref, ScimEvent, WorkspaceInfo
@@ -32,6 +33,16 @@ class SettingsInput:
     default_workspace: str
     service_origin: str
     ip_allowlist: str = ""
+    #: None keeps the tenant's method (``custom`` for a new tenant).
+    provisioning_method: str | None = None
+
+
+@dataclass(frozen=True)
+class SavedSettings:
+    settings: TenantSettings
+    #: The method before this save, when it changed; its tokens were revoked.
+    previous_method: str | None = None
+    revoked_tokens: int = 0
 
 
 def resolve_workspace(state: ScimState, tenant_id: str, value: str) -> WorkspaceInfo | None:
@@ -41,9 +52,10 @@ def resolve_workspace(state: ScimState, tenant_id: str, value: str) -> Workspace
 
 
 def validate_settings(
-    state: ScimState, tenant_id: str, data: SettingsInput
+    state: ScimState, tenant_id: str, data: SettingsInput, method: Method = CUSTOM
 ) -> tuple[WorkspaceInfo, str, str]:
-    """Check every field and report all problems at once."""
+    """Check every field and report all problems at once. The service origin is required for a method
+    that sends it, and refused for one that cannot (it would never be checked)."""
     problems: dict[str, str] = {}
     workspace = None
     if not data.default_workspace.strip():
@@ -55,7 +67,13 @@ def validate_settings(
                 f'No workspace "{data.default_workspace.strip()}" in this company.'
             )
     origin = ""
-    if not data.service_origin.strip():
+    if not method.requires_origin:
+        if data.service_origin.strip():
+            problems["service_origin"] = (
+                f"{method.label} cannot send X-Request-Origin, so a service origin would never be checked: "
+                "leave it empty (the token and the IP allowlist protect this method)."
+            )
+    elif not data.service_origin.strip():
         problems["service_origin"] = "Enter the service origin your identity provider sends."
     else:
         try:
@@ -73,10 +91,19 @@ def validate_settings(
     return workspace, origin, allowlist
 
 
-def save_settings(state: ScimState, tenant_id: str, data: SettingsInput) -> TenantSettings:
-    workspace, origin, allowlist = validate_settings(state, tenant_id, data)
+def save_settings(state: ScimState, tenant_id: str, data: SettingsInput) -> SavedSettings:
+    """Validate and store the settings. Changing the provisioning method revokes every token of the
+    tenant at once, grace period or not: the old token was given to another client."""
     session = state.db.session
     settings = session.get(TenantSettings, tenant_id)
+    current = settings.provisioning_method if settings is not None else None
+    wanted = data.provisioning_method or current or CUSTOM.name
+    if wanted not in METHODS:
+        raise SettingsError(
+            {"provisioning_method": "Choose a provisioning method: " + ", ".join(METHODS) + "."}
+        )
+    method = METHODS[wanted]
+    workspace, origin, allowlist = validate_settings(state, tenant_id, data, method)
     if settings is None:
         settings = TenantSettings(tenant_id=tenant_id, service_origin=origin)
         session.add(settings)
@@ -84,9 +111,14 @@ def save_settings(state: ScimState, tenant_id: str, data: SettingsInput) -> Tena
     settings.default_workspace_name = workspace.name
     settings.service_origin = origin
     settings.ip_allowlist = allowlist
+    settings.provisioning_method = method.name
     settings.enabled = True
+    revoked = 0
+    if current is not None and current != method.name:
+        revoked = state.hook.scim_revoke_tokens(tenant_id=tenant_id) or 0
     session.flush()
-    return settings
+    changed = current if current is not None and current != method.name else None
+    return SavedSettings(settings, previous_method=changed, revoked_tokens=revoked)
 
 
 def issue_token(state: ScimState, tenant_id: str, issued_by: str | None) -> IssuedCredential:

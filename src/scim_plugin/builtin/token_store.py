@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from flask import g
+from flask import g, request
 from sqlalchemy import bindparam, select, update
 
-from ..auth import TokenRejected
+from ..auth import TokenRejected, is_connection_test
 from ..extension import get_state, signing_keys
 from ..markers import hookimpl
 from ..models import SNAPSHOT_COLUMNS, TenantSettings, TenantSnapshot, Token, utcnow
@@ -113,6 +113,8 @@ def scim_revoke_tokens(tenant_id: str) -> int:
 def _record_use(token_id: str, row_id: int) -> None:
     """Write last-used time and address, at most once per interval per token in this process."""
     state = get_state()
+    if is_connection_test(request):  # the settings page calling, not the identity provider
+        return
     interval = state.config.token_last_used_interval
     clock = time.monotonic()
     last = state.last_used_written.get(token_id)

@@ -11,12 +11,23 @@
   }
 
   function fallbackCopy(field) {
-    field.focus();
-    field.select();
+    // A value shown as text (a setup guide's <code>) is copied through a temporary field.
+    var source = "value" in field ? field : document.createElement("textarea");
+    if (source !== field) {
+      source.value = field.textContent;
+      source.setAttribute("readonly", "");
+      source.style.position = "fixed";
+      source.style.opacity = "0";
+      document.body.appendChild(source);
+    }
+    source.focus();
+    source.select();
     try {
       return document.execCommand("copy");
     } catch (e) {
       return false;
+    } finally {
+      if (source !== field) { document.body.removeChild(source); }
     }
   }
 
@@ -39,7 +50,7 @@
         }, 2500);
       };
       if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(field.value).then(
+        navigator.clipboard.writeText("value" in field ? field.value : field.textContent).then(
           function () { report(true); },
           function () { report(fallbackCopy(field)); }
         );
@@ -49,7 +60,7 @@
     });
   });
 
-  // Reset and Disable ask first; the server asks on the page itself when this script does not run.
+  // Reset, Disable and a switch of provisioning method ask first; the server asks on the page itself when this script does not run.
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (event) {
       if (window.confirm(form.getAttribute("data-confirm"))) {
@@ -59,6 +70,11 @@
       }
     });
   });
+
+  // Right after a token is generated, the connection test uses it without a paste.
+  var fresh = document.getElementById("scim-token-new");
+  var tested = document.getElementById("test-token");
+  if (fresh && tested && !tested.value) { tested.value = fresh.value; }
 
   var settings = document.getElementById("scim-settings");
   var generate = document.getElementById("generate-token");
