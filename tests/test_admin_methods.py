@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from scim_plugin.models import AuditRecord, TenantSettings, Token
 from tests.conftest import ScimClient, issue_idp_token, login
-from tests.test_admin_page import ACME, PAGE, TOKEN_RE, generate, post_form, workspace_id
+from tests.test_admin_page import ACME, PAGE, TOKEN_RE, _company_id, generate, post_form, workspace_id
 from tests.test_idp_replays import ENTRA_POST
 
 TEST = "/settings/admin/scim/test-connection"
@@ -42,9 +42,13 @@ def generate_for(admin: FlaskClient, app: Flask, method: str, **extra: str) -> t
     return page, token
 
 
+def acme_id(app: Flask) -> str:
+    return str(_company_id(app, "acme"))
+
+
 def settings(app: Flask) -> TenantSettings:
     with app.app_context():
-        row = app.extensions["scim"].db.session.get(TenantSettings, "1")
+        row = app.extensions["scim"].db.session.get(TenantSettings, acme_id(app))
         assert row is not None
         app.extensions["scim"].db.session.expunge(row)
         return row
@@ -168,7 +172,7 @@ def test_test_connection_refuses_another_companys_token(admin: FlaskClient, app:
     assert "The connection test failed." in page
     with app.app_context():
         record = app.extensions["scim"].db.session.execute(select(AuditRecord)).scalars().all()[-1]
-    assert record.status == 401 and record.tenant_id == "2"
+    assert record.status == 401 and record.tenant_id == str(_company_id(app, "globex"))
     assert record.reason == "connection test: connection test with another company's token"
 
 

@@ -19,12 +19,17 @@ from sqlalchemy import select
 from scim_plugin.models import AuditRecord, TenantSettings, Token
 from tests import test_groups, test_idp_replays
 from tests.conftest import ORIGIN, ScimClient, _empty_tables, issue_idp_token, issue_token, make_app
+from tests.test_admin_page import _company_id
 from tests.test_users_api import LIST, assert_error
 
 
 @pytest.fixture
 def app_config() -> dict[str, Any]:
     return {"SCIM_GROUP_PATCH_RESPONSE": 200}  # as test_groups, whose replays run here too
+
+
+def acme_id(app: Flask) -> str:
+    return str(_company_id(app, "acme"))
 
 
 def idp_client(app: Flask, method: str, tenant: str = "acme") -> ScimClient:
@@ -187,7 +192,7 @@ def test_switching_method_revokes_the_old_token_at_once_even_with_a_grace_period
     assert entra.get("/Users").status_code == 200
     with app.app_context():
         session = app.extensions["scim"].db.session
-        settings = session.get(TenantSettings, "1")
+        settings = session.get(TenantSettings, acme_id(app))
         assert settings is not None and settings.provisioning_method == "entra"
         assert settings.service_origin == ""
         statuses = sorted(t.status for t in session.execute(select(Token)).scalars())
@@ -207,7 +212,7 @@ def test_cli_method_defaults_to_custom_and_custom_needs_an_origin(app: Flask) ->
     result = _cli(app, "--origin", ORIGIN)
     assert result.exit_code == 0 and result.stdout.count("\n") == 1  # the token alone
     with app.app_context():
-        settings = app.extensions["scim"].db.session.get(TenantSettings, "1")
+        settings = app.extensions["scim"].db.session.get(TenantSettings, acme_id(app))
         assert settings.provisioning_method == "custom" and settings.service_origin == ORIGIN
 
 
@@ -218,7 +223,7 @@ def test_cli_refuses_an_origin_for_an_idp_method(app: Flask, method: str) -> Non
     assert f"--origin does not apply to --method {method}" in result.output
     assert "cannot send X-Request-Origin" in result.output
     with app.app_context():
-        assert app.extensions["scim"].db.session.get(TenantSettings, "1") is None  # nothing written
+        assert app.extensions["scim"].db.session.get(TenantSettings, acme_id(app)) is None  # nothing written
 
 
 def test_cli_refuses_an_unknown_method(app: Flask) -> None:
@@ -232,6 +237,6 @@ def test_cli_idp_method_prints_the_token_alone(app: Flask) -> None:
     (token,) = result.stdout.split()
     assert ScimClient(app.test_client(), token, origin=None).get("/Users").status_code == 401  # not 10/8
     with app.app_context():
-        settings = app.extensions["scim"].db.session.get(TenantSettings, "1")
+        settings = app.extensions["scim"].db.session.get(TenantSettings, acme_id(app))
         assert (settings.provisioning_method, settings.default_workspace_name) == ("okta", "Staging")
         assert settings.ip_allowlist == "10.0.0.0/8"

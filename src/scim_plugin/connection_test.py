@@ -19,6 +19,7 @@ from urllib.parse import quote
 from flask import current_app, request
 from werkzeug.test import Client
 
+from .extension import get_state
 from .methods import CONNECTION_TEST_KEY, ENTRA, OKTA, Method
 
 __all__ = ["CheckResult", "run_connection_test"]
@@ -88,10 +89,10 @@ def _calls(method: Method) -> list[Call]:
     ]
 
 
-def _explain(status: int, body: Any, call: Call, method: Method) -> tuple[bool, str]:
+def _explain(status: int, body: Any, call: Call) -> tuple[bool, str]:
     if status == 401:
-        hint = "the token you pasted here" if method.requires_origin is False else "the token and the origin"
-        return False, f"Refused: check {hint}. A reset or a change of method revokes the earlier token."
+        # The custom method's origin is the saved one, so a refusal here is the token's.
+        return False, "Refused: check the token you pasted here (a reset or a change of method revokes it)."
     if status == 429:
         return False, "Rate limited: the company's request budget is spent for now; try again shortly."
     if status != 200:
@@ -110,7 +111,7 @@ def run_connection_test(
     tenant_id: str, method: Method, token: str, origin: str | None = None
 ) -> list[CheckResult]:
     """Make ``method``'s test calls with ``token`` (and, for ``custom``, ``origin``); one result per call."""
-    state = current_app.extensions["scim"]
+    state = get_state()
     client = Client(current_app.wsgi_app)
     base_url = request.url_root.rstrip("/") + state.config.url_prefix
     results = []
@@ -127,7 +128,7 @@ def run_connection_test(
             body = response.get_json(force=True, silent=True)
         finally:
             response.close()
-        ok, explanation = _explain(response.status_code, body, call, method)
+        ok, explanation = _explain(response.status_code, body, call)
         results.append(
             CheckResult(call.description, f"GET {call.path}", response.status_code, ok, explanation)
         )
