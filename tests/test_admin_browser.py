@@ -107,11 +107,12 @@ def shot(page: Any, name: str) -> Path:
     return path
 
 
-def scim_status(server: str, token: str, origin: str = ORIGIN) -> int:
-    request = urllib.request.Request(
-        f"{server}/scim/v2/Users",
-        headers={"Authorization": f"Bearer {token}", "X-Request-Origin": origin},
-    )
+def scim_status(server: str, token: str, origin: str | None = ORIGIN) -> int:
+    """GET /Users with the token, and ``X-Request-Origin`` unless ``origin`` is None (as Entra and Okta)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    if origin is not None:
+        headers["X-Request-Origin"] = origin
+    request = urllib.request.Request(f"{server}/scim/v2/Users", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             json.load(response)

@@ -236,3 +236,32 @@ def test_last_used_is_tracked(app, client, token):
         assert row.last_used_at is not None
         assert row.last_used_ip == "127.0.0.1"
         assert row.created_by == "cli"
+
+
+def _last_refusal(app) -> tuple[str | None, str | None, str | None]:
+    with app.app_context():
+        row = (
+            app.extensions["scim"]
+            .db.session.execute(
+                select(AuditRecord.tenant_id, AuditRecord.provisioning_method, AuditRecord.reason)
+                .order_by(AuditRecord.id.desc())
+                .limit(1)
+            )
+            .one()
+        )
+        return row.tenant_id, row.provisioning_method, row.reason
+
+
+def test_a_revoked_tokens_refusal_lands_on_its_companys_trail(app, client, token):
+    """The secret verified, so the token is provably acme's: the admin sees the IdP still calling."""
+    issue_token(app)  # replaces ``token`` (no grace configured: revoked at once)
+    assert post(client, token).status_code == 401
+    tenant_id, method, reason = _last_refusal(app)
+    assert reason == "token revoked"
+    assert tenant_id is not None and method == "custom"
+
+
+def test_a_guessed_secret_never_writes_to_a_company_trail(app, client, token):
+    head, _, secret = token.rpartition(".")
+    assert post(client, f"{head}.{'A' * len(secret)}").status_code == 401
+    assert _last_refusal(app) == (None, None, "token secret mismatch")

@@ -35,11 +35,21 @@ ORIGIN_HEADERS = ("X-Request-Origin", "X-Origin-Request")
 
 
 class TokenRejected(Exception):
-    """A token implementation recognised the token and refuses it; ``reason`` is for the audit trail."""
+    """A token implementation recognised the token and refuses it; ``reason`` is for the audit trail.
 
-    def __init__(self, reason: str) -> None:
+    ``tenant_id`` (with its ``provisioning_method``) is set only when the token is provably that
+    tenant's (its secret verified, as for a revoked token): the refusal then lands on that company's
+    trail and status panel, where an admin sees an IdP still calling with a token a switch revoked.
+    A guessed token id never writes to another company's trail.
+    """
+
+    def __init__(
+        self, reason: str, *, tenant_id: str | None = None, provisioning_method: str | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.tenant_id = tenant_id
+        self.provisioning_method = provisioning_method
 
 
 class AuthRefused(Unauthorized):
@@ -114,7 +124,9 @@ def authenticate(state: ScimState, request: Request) -> ScimContext:
     try:
         identity = state.hook.scim_verify_token(token=token)
     except TokenRejected as exc:
-        raise AuthRefused(exc.reason) from None
+        raise AuthRefused(
+            exc.reason, tenant_id=exc.tenant_id, provisioning_method=exc.provisioning_method
+        ) from None
     except Exception:
         log.exception("SCIM token verification raised; refusing the request")
         raise AuthRefused("token verification failed") from None

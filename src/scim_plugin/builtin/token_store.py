@@ -90,10 +90,12 @@ def scim_verify_token(token: str) -> TokenIdentity:
     if not verify_secret(presented.secret, row.verifier):
         raise TokenRejected("token secret mismatch")
     now = utcnow()
+    # The secret verified: the token is this tenant's, so its refusal belongs on the tenant's trail.
+    owner = {"tenant_id": row.tenant_id, "provisioning_method": row.tenant_provisioning_method}
     if row.status == "revoked":
-        raise TokenRejected("token revoked")
+        raise TokenRejected("token revoked", **owner)
     if row.status == "grace" and (row.expires_at is None or row.expires_at <= now):
-        raise TokenRejected("token replaced (grace period over)")
+        raise TokenRejected("token replaced (grace period over)", **owner)
     _record_use(presented.token_id, row.id)
     settings = TenantSnapshot.of(row, "tenant_") if row.tenant_tenant_id is not None else None
     return TokenIdentity(tenant_id=row.tenant_id, token_id=presented.token_id, settings=settings)
