@@ -21,9 +21,10 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.installed  # ruff, then the layer contracts (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check src tests
+	$(BIN)/lint-imports
 
 wheel-check:
 	bash scripts/check-wheel-migrations.sh

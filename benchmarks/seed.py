@@ -32,11 +32,11 @@ from examples.host_app.models import Company, User, WorkspaceMembership
 from flask import Flask
 from sqlalchemy import func, insert, select, update
 
-from scim_plugin.models import ScimGroup, ScimGroupMember, ScimUser, ScimUserValue, TenantSettings
-from scim_plugin.resources import normalize_input
-from scim_plugin.schemas import ENTERPRISE_USER_URN, USER_RESOURCE
-from scim_plugin.sql_filters import VALUE_TABLE_ATTRIBUTES, fold
-from scim_plugin.user_store import UserStore
+from scim_plugin.core.resources import normalize_input
+from scim_plugin.core.schemas import ENTERPRISE_USER_URN, USER_RESOURCE
+from scim_plugin.storage.models import ScimGroup, ScimGroupMember, ScimUser, ScimUserValue, TenantSettings
+from scim_plugin.storage.sql_filters import VALUE_TABLE_ATTRIBUTES, fold
+from scim_plugin.storage.user_store import UserStore
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"

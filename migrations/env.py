@@ -1,6 +1,6 @@
 """Alembic environment for scim-plugin's own tables (version table ``alembic_version_scim``).
 
-Used through ``scim_plugin.migrate`` (``flask scim db ...``), which passes an open connection in
+Used through ``scim_plugin.storage.migrate`` (``flask scim db ...``), which passes an open connection in
 ``config.attributes["connection"]``. Only ``scim_*`` tables are compared, so autogenerate and
 ``check`` never propose touching the host's tables.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from scim_plugin.migrate import VERSION_TABLE
-from scim_plugin.models import ScimBase
+from scim_plugin.storage.migrate import VERSION_TABLE
+from scim_plugin.storage.models import ScimBase
 
 config = context.config
 target_metadata = ScimBase.metadata

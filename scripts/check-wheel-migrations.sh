@@ -12,7 +12,7 @@ cd "$work"
 # Only the example host comes from the checkout; scim_plugin must come from site-packages.
 export PYTHONPATH="$repo" HOST_INSTANCE_PATH="$work/instance" SECRET_KEY=wheel-check
 export DATABASE_URL="sqlite:///$work/wheel.db"
-location=$("$work/venv/bin/python" -c 'import scim_plugin.migrate as m; print(m.script_location())')
+location=$("$work/venv/bin/python" -c 'import scim_plugin.storage.migrate as m; print(m.script_location())')
 case "$location" in
   "$work"/venv/*) echo "migrations found in the installed wheel: $location" ;;
   *) echo "migrations were not loaded from the wheel: $location" >&2; exit 1 ;;

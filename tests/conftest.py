@@ -20,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
-from scim_plugin.models import ScimBase
+from scim_plugin.storage.models import ScimBase
 
 ORIGIN = "idp.example.com"
 SECRET = "test-secret-key-for-signing-tokens"
@@ -37,7 +37,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 def _schema(database_url: str) -> Iterator[None]:
     """Drop leftovers, create the host's tables, then migrate the plugin's (as an operator would)."""
-    from scim_plugin import migrate
+    from scim_plugin.storage import migrate
 
     engine = create_engine(database_url)
     with engine.begin() as conn:

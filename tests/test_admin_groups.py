@@ -17,10 +17,12 @@ from flask.testing import FlaskClient
 from markupsafe import escape
 from sqlalchemy import func, select
 
-from scim_plugin import admin, group_mapping, hookimpl
-from scim_plugin.errors import HostRefused
-from scim_plugin.models import ScimGroup, ScimGroupMapping
-from scim_plugin.sql_filters import fold
+from scim_plugin import hookimpl
+from scim_plugin.core.errors import HostRefused
+from scim_plugin.storage import group_mapping
+from scim_plugin.storage.models import ScimGroup, ScimGroupMapping
+from scim_plugin.storage.sql_filters import fold
+from scim_plugin.web import admin_render
 
 from .conftest import ScimClient, issue_token, login
 from .test_admin_page import ACME, GLOBEX, PAGE, hidden, make_user, workspace_id
@@ -266,7 +268,7 @@ def test_a_member_joining_later_gets_the_mapping(
 def test_paged_list_keeps_its_page_after_saving(
     app: Flask, admin_client: FlaskClient, scim: ScimClient
 ) -> None:
-    for i in range(admin.GROUPS_PER_PAGE + 1):
+    for i in range(admin_render.GROUPS_PER_PAGE + 1):
         new_group(scim, f"Group {i:03d}")
     last = new_group(scim, "Zulu")
     response = submit(admin_client, MAP, last, {**mapping(role="Campaign Manager"), "page": "2"})
@@ -573,7 +575,7 @@ def _statements(app: Flask, client: FlaskClient, url: str) -> tuple[int, str]:
 def test_many_groups_are_paged_with_a_constant_number_of_queries(
     app: Flask, admin_client: FlaskClient
 ) -> None:
-    per_page = admin.GROUPS_PER_PAGE
+    per_page = admin_render.GROUPS_PER_PAGE
     _add_groups(app, 3)
     few, _ = _statements(app, admin_client, PAGE)
     _add_groups(app, 2 * per_page + 7, start=3)

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from scim_plugin.models import AuditRecord, TenantSettings, Token
+from scim_plugin.storage.models import AuditRecord, TenantSettings, Token
 from tests.conftest import ScimClient, issue_idp_token, login
 from tests.test_admin_page import ACME, PAGE, TOKEN_RE, _company_id, generate, post_form, workspace_id
 from tests.test_idp_replays import ENTRA_POST

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from markupsafe import escape
 from sqlalchemy import func, select
 
-from scim_plugin.models import AuditRecord, ScimUser, TenantSettings, Token
+from scim_plugin.storage.models import AuditRecord, ScimUser, TenantSettings, Token
 
 from .conftest import login
 

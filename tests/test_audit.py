@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from scim_plugin.models import AuditRecord, ScimUser, utcnow
+from scim_plugin.storage.models import AuditRecord, ScimUser, utcnow
 
 NEW_USER = {"userName": "audit@example.com", "name": {"givenName": "Au", "familyName": "Dit"}}
 

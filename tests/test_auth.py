@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from scim_plugin.auth import REFUSAL_DETAIL
-from scim_plugin.models import AuditRecord, ScimUser, Token, utcnow
-from scim_plugin.tokens import issue_token as mint
+from scim_plugin.access.auth import REFUSAL_DETAIL
+from scim_plugin.access.tokens import issue_token as mint
+from scim_plugin.storage.models import AuditRecord, ScimUser, Token, utcnow
 
 from .conftest import ORIGIN, SECRET, issue_token
 

@@ -11,7 +11,7 @@ import pytest
 from examples.host_app.extensions import db
 from examples.host_app.models import User
 
-from scim_plugin.schemas import USER_URN
+from scim_plugin.core.schemas import USER_URN
 from tests.conftest import ScimClient
 from tests.test_users_api import assert_error
 

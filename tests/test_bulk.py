@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from scim_plugin import hookimpl
-from scim_plugin.api.bulk import Operation, schedule
 from scim_plugin.config import ConfigError, ScimConfig
-from scim_plugin.models import AuditRecord, ScimGroup, ScimGroupMember, ScimUser
-from scim_plugin.schemas import ENTERPRISE_USER_URN, GROUP_URN, USER_URN
+from scim_plugin.core.schemas import ENTERPRISE_USER_URN, GROUP_URN, USER_URN
+from scim_plugin.storage.models import AuditRecord, ScimGroup, ScimGroupMember, ScimUser
+from scim_plugin.web.api.bulk_request import Operation, schedule
 from tests.conftest import ScimClient, issue_token
 from tests.test_group_mapping import access, mapped
 from tests.test_groups import member_ids, new_group

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from scim_plugin.models import ScimUser
+from scim_plugin.storage.models import ScimUser
 
 from .conftest import ORIGIN, SECRET
 from .test_ratelimit import _free_port, _wait

@@ -17,8 +17,8 @@ from examples.host_app.extensions import db
 from flask import Flask
 from sqlalchemy import event, insert
 
-from scim_plugin.models import ScimUser, utcnow
-from scim_plugin.paging import CursorCodec, Position
+from scim_plugin.storage.models import ScimUser, utcnow
+from scim_plugin.storage.paging import CursorCodec, Position
 from tests.conftest import ScimClient, issue_token
 from tests.test_groups import new_group
 from tests.test_groups_scale import statements

@@ -18,8 +18,8 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from scim_plugin.markers import hookimpl
-from scim_plugin.models import AuditRecord as ScimAudit
-from scim_plugin.models import ScimBase
+from scim_plugin.storage.models import AuditRecord as ScimAudit
+from scim_plugin.storage.models import ScimBase
 
 from .conftest import ScimClient, issue_token, make_app
 

@@ -1,7 +1,7 @@
 """Filter grammar (RFC 7644 §3.4.2.2), PATCH path grammar (§3.5.2) and the in-memory evaluator.
 
 The resource types below are local fixtures on purpose: the filter layer must work with any schema, so the
-tests do not depend on the real User/Group definitions in ``scim_plugin.schemas``. ``test_patch`` reuses them.
+tests do not depend on the real User/Group definitions in ``core.schemas``. ``test_patch`` reuses them.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scim_plugin.attributes import Attribute, ResourceType, Schema
-from scim_plugin.errors import InvalidFilter, InvalidPath
-from scim_plugin.filters import (
+from scim_plugin.core.attributes import Attribute, ResourceType, Schema
+from scim_plugin.core.errors import InvalidFilter, InvalidPath
+from scim_plugin.core.filter_eval import coerce_bool, evaluate, matches_entry
+from scim_plugin.core.filters import (
     And,
     AttrRef,
     Compare,
@@ -25,9 +26,6 @@ from scim_plugin.filters import (
     PatchPath,
     Present,
     ValuePath,
-    coerce_bool,
-    evaluate,
-    matches_entry,
     parse_filter,
     parse_path,
 )

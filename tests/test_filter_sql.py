@@ -1,7 +1,7 @@
 """``GET /Users?filter=...`` (SQL) against the reference evaluator (Python), through the real app.
 
 The property: for any stored users and any filter, the ids the API returns are exactly the ids of the stored
-users that :func:`scim_plugin.filters.evaluate` accepts when run on each user's full resource.
+users that :func:`scim_plugin.core.filter_eval.evaluate` accepts when run on each user's full resource.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scim_plugin.filters import evaluate, parse_filter
-from scim_plugin.schemas import USER_RESOURCE
+from scim_plugin.core.filter_eval import evaluate
+from scim_plugin.core.filters import parse_filter
+from scim_plugin.core.schemas import USER_RESOURCE
 
 # Characters that stress case folding, LIKE escaping and quoting.
 ALPHABET = "aAbBzZ%_\\.@- ßİıÉé"

@@ -8,10 +8,11 @@ from examples.host_app.extensions import db
 from flask import Flask
 from sqlalchemy import func, select
 
-from scim_plugin import group_mapping, hookimpl
-from scim_plugin.errors import HostRefused
-from scim_plugin.models import ScimGroupMapping
+from scim_plugin import hookimpl
+from scim_plugin.core.errors import HostRefused
 from scim_plugin.seam import Permissions, Ref, WorkspaceGrant
+from scim_plugin.storage import group_mapping
+from scim_plugin.storage.models import ScimGroupMapping
 from tests.conftest import ScimClient, issue_token
 from tests.test_groups import new_group, patch
 from tests.test_users_api import PERMISSIONS_URN, host_user, new_user

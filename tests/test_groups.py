@@ -14,8 +14,8 @@ from examples.host_app.extensions import db
 from sqlalchemy import func, select
 
 from scim_plugin.config import ConfigError, ScimConfig
-from scim_plugin.models import ScimGroup, ScimGroupMember
-from scim_plugin.schemas import GROUP_URN
+from scim_plugin.core.schemas import GROUP_URN
+from scim_plugin.storage.models import ScimGroup, ScimGroupMember
 from tests.conftest import ScimClient, issue_token
 from tests.test_users_api import LIST, PATCH_OP, SEARCH, assert_error, new_user
 
@@ -408,7 +408,7 @@ def test_members_joined_as_text_equal_the_projected_members(scim: ScimClient) ->
 
 
 def test_members_needing_json_escapes_take_the_general_path(app: Any) -> None:
-    from scim_plugin.api.groups import _members_json
+    from scim_plugin.web.api.groups import _members_json
 
     with app.test_request_context("/scim/v2/Groups"):
         assert _members_json(['a"b', "c"]) is None and _members_json(["a\\b"]) is None

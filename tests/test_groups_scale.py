@@ -14,7 +14,7 @@ from examples.host_app.extensions import db
 from flask import Flask
 from sqlalchemy import event, insert, update
 
-from scim_plugin.models import ScimGroup, ScimGroupMember, ScimUser, utcnow
+from scim_plugin.storage.models import ScimGroup, ScimGroupMember, ScimUser, utcnow
 from tests.conftest import ScimClient
 from tests.test_groups import new_group, patch
 from tests.test_users_api import new_user
@@ -108,7 +108,8 @@ def test_membership_patch_costs_the_same_for_50k_members_as_for_10(app: Flask, s
             assert all(len(s) < 2000 for s in seen), max(seen, key=len)[:300]
             assert not [s for s in seen if "count(" in s.lower()], seen
     assert counts["Small"] == counts["Big"], counts
-    # Token, group, membership statement, group version and count, audit (README: "5 for an add or a remove").
+    # Token, group, membership statement, group version and count, audit (docs/api.md: "5 for an add or
+    # a remove").
     assert all(n <= 5 for n in counts["Big"]), counts
 
     with statements(app) as seen:

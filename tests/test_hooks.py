@@ -19,12 +19,18 @@ from flask import Flask, request
 from sqlalchemy import create_engine, func, select
 
 from scim_plugin import hookimpl
-from scim_plugin.auth import TokenRejected
 from scim_plugin.config import ConfigError
-from scim_plugin.errors import HostRefused, InvalidValue
-from scim_plugin.models import ScimUser, TenantSettings, Token
-from scim_plugin.schemas import PERMISSIONS_URN
-from scim_plugin.seam import AdminIdentity, HostUserInfo, ScimEvent, TokenIdentity, WorkspaceInfo
+from scim_plugin.core.errors import HostRefused, InvalidValue
+from scim_plugin.core.schemas import PERMISSIONS_URN
+from scim_plugin.seam import (
+    AdminIdentity,
+    HostUserInfo,
+    ScimEvent,
+    TokenIdentity,
+    TokenRejected,
+    WorkspaceInfo,
+)
+from scim_plugin.storage.models import ScimUser, TenantSettings, Token
 
 from .conftest import ORIGIN, ScimClient, issue_token, login
 
@@ -282,7 +288,7 @@ def test_hook_scim_canonical_values(app: Flask, scim: ScimClient, register: Regi
 
 def test_hook_scim_value_aliases(app: Flask, scim: ScimClient, register: Register) -> None:
     """Group mappings save the published value of an alias; the first result wins, ``None`` passes on."""
-    from scim_plugin import group_mapping
+    from scim_plugin.storage import group_mapping
 
     group = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Crew"}
     assert scim.post("/Groups", json=group).status_code == 201

@@ -21,7 +21,7 @@ from examples.host_app import hookspecs as host_hookspecs
 import scim_plugin.plugin
 from scim_plugin import hookimpl
 from scim_plugin import hookspecs as scim_hookspecs
-from scim_plugin.builtin import BUILTIN_PLUGINS
+from scim_plugin.access.builtin import BUILTIN_PLUGINS
 
 from .conftest import make_app
 

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from examples.host_app.extensions import db
 from examples.host_app.models import User
 
-from scim_plugin.schemas import ENTERPRISE_USER_URN, USER_URN
+from scim_plugin.core.schemas import ENTERPRISE_USER_URN, USER_URN
 from tests.conftest import ScimClient
 from tests.test_users_api import LIST, PATCH_OP, SCIM_JSON, assert_error
 

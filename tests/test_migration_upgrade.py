@@ -15,8 +15,8 @@ import examples.host_app.models  # noqa: F401  (registers the host tables)
 from examples.host_app.extensions import db as host_db
 from sqlalchemy import inspect, text
 
-from scim_plugin import migrate
-from scim_plugin.tokens import issue_token as new_token
+from scim_plugin.access.tokens import issue_token as new_token
+from scim_plugin.storage import migrate
 
 from .conftest import ORIGIN, SECRET, ScimClient, make_app
 from .test_migrations import empty_engine  # noqa: F401  (fixture)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scim_plugin.origin import MAX_ORIGIN_LENGTH, normalize_origin, origins_match
+from scim_plugin.access.origin import MAX_ORIGIN_LENGTH, normalize_origin, origins_match
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scim_plugin.errors import (
+from scim_plugin.core.errors import (
     InvalidFilter,
     InvalidPath,
     InvalidSyntax,
@@ -18,7 +18,7 @@ from scim_plugin.errors import (
     NoTarget,
     ScimError,
 )
-from scim_plugin.patch import PatchResult, apply_patch
+from scim_plugin.core.patch import PatchResult, apply_patch
 
 from .test_filter_parser import ENTERPRISE_URN, GROUP_TYPE, USER_TYPE, USER_URN
 

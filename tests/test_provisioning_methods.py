@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from scim_plugin.models import AuditRecord, TenantSettings, Token
+from scim_plugin.storage.models import AuditRecord, TenantSettings, Token
 from tests import test_groups, test_idp_replays
 from tests.conftest import ORIGIN, ScimClient, _empty_tables, issue_idp_token, issue_token, make_app
 from tests.test_admin_page import _company_id

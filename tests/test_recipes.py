@@ -14,7 +14,7 @@ from flask import Flask
 from hooks.recipes import deny_outside_office_hours
 from sqlalchemy import func, select
 
-from scim_plugin.models import ScimUser, Token
+from scim_plugin.storage.models import ScimUser, Token
 
 from .conftest import ORIGIN, ScimClient, issue_token
 

@@ -8,22 +8,17 @@ from typing import Any
 
 import pytest
 
-from scim_plugin.errors import InvalidSyntax, InvalidValue, Mutability
-from scim_plugin.resources import (
-    BRAZE_DEPARTMENTS,
-    Limits,
+from scim_plugin.core.braze import (
     braze_permissions_from_extension,
-    check_immutable,
     extension_from_braze_permissions,
     format_braze_datetime,
-    format_datetime,
-    merge_for_put,
-    normalize_input,
-    parse_datetime,
-    render,
     to_braze,
 )
-from scim_plugin.schemas import (
+from scim_plugin.core.errors import InvalidSyntax, InvalidValue, Mutability
+from scim_plugin.core.render import render
+from scim_plugin.core.replace import check_immutable, merge_for_put
+from scim_plugin.core.resources import BRAZE_DEPARTMENTS, Limits, normalize_input
+from scim_plugin.core.schemas import (
     ENTERPRISE_USER_URN,
     GROUP_RESOURCE,
     GROUP_URN,
@@ -31,6 +26,7 @@ from scim_plugin.schemas import (
     USER_RESOURCE,
     USER_URN,
 )
+from scim_plugin.core.values import format_datetime, parse_datetime
 
 ENT = ENTERPRISE_USER_URN
 PERM = PERMISSIONS_URN
@@ -554,7 +550,7 @@ def test_group_resource_knows_no_user_attributes() -> None:
 
 
 def test_scalar_types_of_custom_extension() -> None:
-    from scim_plugin.attributes import Attribute, ResourceType, Schema
+    from scim_plugin.core.attributes import Attribute, ResourceType, Schema
 
     urn = "urn:example:params:scim:schemas:extension:types:2.0:User"
     ext = Schema(
@@ -783,7 +779,7 @@ def test_render_excluded_sub_attribute_of_multi_valued() -> None:
 
 def test_render_request_and_never_returned() -> None:
     # No core attribute is returned=request, so exercise it through a custom resource type.
-    from scim_plugin.attributes import Attribute, ResourceType, Schema
+    from scim_plugin.core.attributes import Attribute, ResourceType, Schema
 
     schema = Schema(
         USER_URN,
@@ -900,7 +896,7 @@ def test_merge_for_put_group_keeps_member_display() -> None:
 
 
 def immutable_resource_type() -> Any:
-    from scim_plugin.attributes import Attribute, ResourceType, Schema
+    from scim_plugin.core.attributes import Attribute, ResourceType, Schema
 
     ext = Schema(
         "urn:example:params:scim:schemas:extension:test:2.0:User",

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from scim_plugin.attributes import Attribute, Schema
-from scim_plugin.schemas import (
+from scim_plugin.core.attributes import Attribute, Schema
+from scim_plugin.core.schemas import (
     ALL_SCHEMAS,
     COMMON_ATTRIBUTES,
     ENTERPRISE_USER_SCHEMA,

@@ -1,4 +1,4 @@
-"""SQLite writers queue for the write lock (``scim_plugin.sqlite_writers``) instead of polling for it.
+"""SQLite writers queue for the write lock (``scim_plugin.storage.sqlite_writers``) instead of polling for it.
 
 Each test gives SQLite's own busy handler 50 ms (``connect_args timeout``) while the queue waits up to
 its default 5 s: a second writer that reached SQLite while the first held the lock would fail with
@@ -20,7 +20,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from scim_plugin import hookimpl, sqlite_writers
+from scim_plugin import hookimpl
+from scim_plugin.storage import sqlite_writers
 
 from .conftest import ScimClient, issue_token, make_app
 

@@ -12,9 +12,9 @@ from examples.host_app.models import User
 from sqlalchemy import delete, select, update
 
 from scim_plugin import hookimpl
-from scim_plugin.models import ScimUser
-from scim_plugin.schemas import ENTERPRISE_USER_URN, PERMISSIONS_URN, USER_URN
-from scim_plugin.user_store import BODY_PREFIX
+from scim_plugin.core.schemas import ENTERPRISE_USER_URN, PERMISSIONS_URN, USER_URN
+from scim_plugin.storage.models import ScimUser
+from scim_plugin.storage.user_documents import BODY_PREFIX
 from tests.conftest import ScimClient
 from tests.test_groups import new_group
 from tests.test_users_api import PATCH_OP, new_user

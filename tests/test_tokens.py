@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scim_plugin.tokens import (
+from scim_plugin.access.tokens import (
     MAX_TOKEN_LENGTH,
     TOKEN_PREFIX,
     IssuedToken,

@@ -12,8 +12,8 @@ from examples.host_app.extensions import db
 from examples.host_app.models import Company, Team, User, Workspace
 from sqlalchemy import func, select, text
 
-from scim_plugin.models import ScimUser, ScimUserValue
-from scim_plugin.schemas import ENTERPRISE_USER_URN, PERMISSIONS_URN, USER_URN
+from scim_plugin.core.schemas import ENTERPRISE_USER_URN, PERMISSIONS_URN, USER_URN
+from scim_plugin.storage.models import ScimUser, ScimUserValue
 from tests.conftest import ScimClient, issue_token
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"

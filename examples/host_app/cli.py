@@ -28,7 +28,7 @@ def demo_init() -> None:
     db.create_all()
     scim = current_app.extensions.get("scim")
     if scim is not None:
-        from scim_plugin import migrate
+        from scim_plugin.storage import migrate
 
         migrate.upgrade(db.engine)
     for slug, (name, workspace_names) in DEMO_COMPANIES.items():

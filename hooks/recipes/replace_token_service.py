@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from scim_plugin import hookimpl
-from scim_plugin.auth import TokenRejected
-from scim_plugin.seam import IssuedCredential, TokenIdentity
+from scim_plugin.seam import IssuedCredential, TokenIdentity, TokenRejected
 
 PREFIX = "memtok_"
 EXTENSION_KEY = "scim_memory_tokens"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .extension import ScimPlugin, get_state
-from .markers import hookimpl, hookspec
+from scim_plugin.extension import ScimPlugin
+from scim_plugin.markers import hookimpl, hookspec
+from scim_plugin.state import get_state
 
 try:
     __version__ = version("scim-plugin")

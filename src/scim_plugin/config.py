@@ -14,7 +14,7 @@ from typing import Any
 from limits import parse
 from limits.storage import storage_from_string
 
-from .ip import AllowlistError, IpAllowlist, parse_allowlist
+from scim_plugin.ip import AllowlistError, IpAllowlist, parse_allowlist
 
 DEFAULTS: dict[str, Any] = {
     "SCIM_URL_PREFIX": "/scim/v2",
@@ -100,7 +100,7 @@ class ScimConfig:
     password: str
     plugins: tuple[str, ...]
     blocked_plugins: tuple[str, ...]
-    # Largest member list a group response carries (see README, "Groups").
+    # Largest member list a group response carries (see docs/api.md, "Groups").
     max_group_members_returned: int = 10_000
     # Seconds a cursor (RFC 9865) stays valid.
     cursor_timeout: int = 3600

@@ -8,62 +8,21 @@ blueprints to ``dashboard_register_blueprints`` instead of registering them itse
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
 import pluggy
-from flask import Blueprint, Flask, current_app
+from flask import Blueprint, Flask
 from flask_sqlalchemy import SQLAlchemy
 
-from . import hookspecs, sqlite_writers
-from .audit import AuditBuffer
-from .builtin import BUILTIN_PLUGINS
-from .config import ScimConfig
-from .markers import ENTRY_POINT_GROUP, PROJECT_NAME
-from .ratelimit import TenantRateLimiter
-
-EXTENSION_KEY = "scim"
-
-
-@dataclass
-class ScimState:
-    """Everything the plugin keeps per application, in ``app.extensions["scim"]``."""
-
-    config: ScimConfig
-    pm: pluggy.PluginManager
-    db: SQLAlchemy
-    rate_limiter: TenantRateLimiter | None = None
-    audit_buffer: AuditBuffer = field(default_factory=AuditBuffer)
-    # Token ids whose last-used time was written recently (see builtin.token_store).
-    last_used_written: dict[str, float] = field(default_factory=dict)
-    # The SQLite writers' queue of the plugin's database, or None (see sqlite_writers).
-    writer_queue: sqlite_writers.WriterQueue | None = None
-
-    @property
-    def hook(self) -> Any:
-        return self.pm.hook
-
-
-def signing_keys() -> Sequence[str | bytes]:
-    """The app secret and its fallbacks, newest first: what signs SCIM tokens and cursors, so rotating
-    ``SECRET_KEY`` (the old key kept in ``SECRET_KEY_FALLBACKS``) keeps both valid."""
-    keys = [current_app.secret_key, *(current_app.config.get("SECRET_KEY_FALLBACKS") or ())]
-    usable = [key for key in keys if key]
-    if not usable:
-        raise RuntimeError("SECRET_KEY must be set to sign SCIM tokens and cursors")
-    return usable
-
-
-def get_state(app: Flask | None = None) -> ScimState:
-    """The plugin state of ``app`` (default: the current app)."""
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    try:
-        return app.extensions[EXTENSION_KEY]
-    except KeyError:
-        raise RuntimeError(
-            "scim-plugin is not initialised on this app; call ScimPlugin().init_app(app)"
-        ) from None
+from scim_plugin import hookspecs
+from scim_plugin.access.audit import AuditBuffer
+from scim_plugin.access.builtin import BUILTIN_PLUGINS
+from scim_plugin.access.ratelimit import TenantRateLimiter
+from scim_plugin.config import ScimConfig
+from scim_plugin.markers import ENTRY_POINT_GROUP, PROJECT_NAME
+from scim_plugin.state import EXTENSION_KEY, ScimState
+from scim_plugin.storage import sqlite_writers
 
 
 def create_plugin_manager(config: ScimConfig, extra: Iterable[Any] = ()) -> pluggy.PluginManager:
@@ -121,6 +80,7 @@ class ScimPlugin:
             config=config,
             pm=create_plugin_manager(config, self._plugins),
             db=db,
+            audit_buffer=AuditBuffer(),
             rate_limiter=TenantRateLimiter(config.rate_limit, config.rate_limit_storage_uri),
         )
         app.extensions[EXTENSION_KEY] = state
@@ -129,7 +89,7 @@ class ScimPlugin:
                 queues = {bind: sqlite_writers.install(engine) for bind, engine in db.engines.items()}
             state.writer_queue = queues.get(None)  # the default bind's, where the plugin's tables live
 
-        from .cli import scim_cli
+        from scim_plugin.cli import scim_cli
 
         app.cli.add_command(scim_cli)
         if self._register_blueprints:
@@ -140,7 +100,7 @@ class ScimPlugin:
 
 def create_blueprints(config: ScimConfig) -> list[Blueprint]:
     """The SCIM API blueprint and the admin settings blueprint, mounted at the configured prefixes."""
-    from .admin import create_admin_blueprint
-    from .api import create_api_blueprint
+    from scim_plugin.web.admin import create_admin_blueprint
+    from scim_plugin.web.api import create_api_blueprint
 
     return [create_api_blueprint(config), create_admin_blueprint(config)]

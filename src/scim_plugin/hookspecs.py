@@ -4,8 +4,8 @@ All are called with keyword arguments. Each docstring states how results combine
 means. ``hooks/scim_hooks.md`` documents every hook here under a heading equal to its signature; a
 test fails when the two drift apart.
 
-Built-in implementations live in :mod:`scim_plugin.builtin` and are registered under the names in
-:data:`scim_plugin.builtin.BUILTIN_PLUGINS`, so a host can block (``SCIM_BLOCKED_PLUGINS``) or
+Built-in implementations live in :mod:`scim_plugin.access.builtin` and are registered under the names in
+:data:`scim_plugin.access.builtin.BUILTIN_PLUGINS`, so a host can block (``SCIM_BLOCKED_PLUGINS``) or
 override them (register its own with ``tryfirst=True``).
 """
 
@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .markers import hookspec
+from scim_plugin.markers import hookspec
 
 if TYPE_CHECKING:
     from flask import Request
 
-    from .ip import IpAllowlist
-    from .seam import (
+    from scim_plugin.ip import IpAllowlist
+    from scim_plugin.seam import (
         AdminIdentity,
         HostUserInfo,
         IssuedCredential,
@@ -40,7 +40,7 @@ def scim_create_user(tenant_id: str, user: UserChange) -> str | None:
     """Create the host user for a newly provisioned SCIM user and return its host id.
 
     Runs inside the provisioning transaction, before the SCIM row is written: raise a
-    :class:`~scim_plugin.errors.ScimError` (for example ``InvalidValue`` naming an unknown workspace, or
+    :class:`~scim_plugin.core.errors.ScimError` (for example ``InvalidValue`` naming an unknown workspace, or
     ``Uniqueness`` for a taken email) to refuse, and nothing is written. The first non-``None``
     result wins; ``None`` means "not mine". If no implementation answers, the request fails with 501.
     """
@@ -61,7 +61,7 @@ def scim_delete_user(tenant_id: str, host_user_id: str) -> bool | None:
     """Delete (deprovision) the host user.
 
     Runs inside the provisioning transaction, after the SCIM row's DELETE. Raise
-    :class:`~scim_plugin.errors.HostRefused` to refuse (for example for a company's last user); the
+    :class:`~scim_plugin.core.errors.HostRefused` to refuse (for example for a company's last user); the
     request rolls back and the SCIM resource is kept. Return ``True`` when handled; the first
     non-``None`` result wins.
     """
@@ -164,7 +164,7 @@ def scim_verify_token(token: str) -> TokenIdentity | None:
     """Resolve a presented bearer token to the tenant it acts for.
 
     Three outcomes: a :class:`~scim_plugin.seam.TokenIdentity` accepts; raising
-    :class:`~scim_plugin.auth.TokenRejected` refuses (the reason goes to the audit trail only);
+    :class:`~scim_plugin.seam.TokenRejected` refuses (the reason goes to the audit trail only);
     ``None`` means "not a token I know", and when every implementation says so the request is refused.
     """
 

@@ -11,11 +11,12 @@ from typing import Any
 
 from flask import Blueprint, Flask, Request
 
-from .auth import cached_allowlist, client_ip
-from .extension import ScimPlugin, create_blueprints, get_state
-from .markers import host_hookimpl
-from .models import TenantSettings
-from .tenants import emit, issue_token
+from scim_plugin.access.auth import cached_allowlist, client_ip
+from scim_plugin.access.tenants import emit, issue_token
+from scim_plugin.extension import ScimPlugin, create_blueprints
+from scim_plugin.markers import host_hookimpl
+from scim_plugin.state import get_state
+from scim_plugin.storage.models import TenantSettings
 
 PURPOSE = "scim"
 MENU_KEY = "scim-provisioning"

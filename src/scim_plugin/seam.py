@@ -111,6 +111,24 @@ class TokenIdentity:
     settings: Any = field(default=None, compare=False, repr=False)
 
 
+class TokenRejected(Exception):
+    """A token implementation recognised the token and refuses it; ``reason`` is for the audit trail.
+
+    ``tenant_id`` (with its ``provisioning_method``) is set only when the token is provably that
+    tenant's (its secret verified, as for a revoked token): the refusal then lands on that company's
+    trail and status panel, where an admin sees an IdP still calling with a token a switch revoked.
+    A guessed token id never writes to another company's trail.
+    """
+
+    def __init__(
+        self, reason: str, *, tenant_id: str | None = None, provisioning_method: str | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.tenant_id = tenant_id
+        self.provisioning_method = provisioning_method
+
+
 @dataclass(frozen=True)
 class ScimEvent:
     """Something that happened: a provisioning change, a token change or an audited request.

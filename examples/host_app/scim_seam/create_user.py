@@ -1,0 +1,96 @@
+"""``scim_create_user``: a SCIM user becomes a dashboard user, with its workspaces, teams and roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import (
+    RoleAssignment,
+    TeamMembership,
+)
+from .common import (
+    _USERS,
+    _company_id,
+    _errors,
+    hookimpl,
+)
+from .grants import (
+    _dump,
+    _resolve,
+)
+from .memberships import (
+    _INSERT_MEMBERSHIP,
+    _membership_params,
+    _unknown_workspace,
+)
+from .postgresql import _insert_user_with_membership
+
+_INSERT_USER = insert(_USERS).returning(_USERS.c.id)
+
+
+_INSERT_ROWS = {
+    "teams": insert(TeamMembership.__table__),
+    "roles": insert(RoleAssignment.__table__),
+}
+
+
+@hookimpl
+def scim_create_user(tenant_id: str, user: Any) -> str:
+    company_id = _company_id(tenant_id)
+    email = user.user_name
+    values: dict[str, Any] = {
+        "company_id": company_id,
+        "email": email,
+        "given_name": user.given_name or "",
+        "family_name": user.family_name or "",
+        "department": user.department,
+        "active": user.active,
+        "provisioning_method": "scim",
+        "company_permissions": [],
+    }
+    grants = None
+    unchecked: dict[int, Any] = {}  # workspaces granted by id: the membership INSERTs check them
+    if user.permissions is not None:
+        # A new user has no group grants yet: its own permissions are all it has.
+        grants = _resolve(company_id, user.permissions, unchecked=unchecked)
+        values["scim_own_permissions"] = _dump(user.permissions)
+        values["company_permissions"] = grants.company_permissions
+    memberships = list(grants.memberships.items()) if grants is not None else []
+    # Plain INSERTs: a new user has nothing to load or reconcile, so the ORM's unit of work (which
+    # _apply_permissions needs for updates) would only add its bookkeeping.
+    try:
+        if len(memberships) == 1 and db.session.get_bind().dialect.name == "postgresql":
+            # The usual create (one workspace): the user and its membership in one round trip.
+            workspace_id, granted = memberships.pop()
+            params = {f"u_{key}": value for key, value in values.items()}
+            params.update(_membership_params(company_id, workspace_id, granted))
+            host_id = db.session.execute(_insert_user_with_membership(tuple(values)), params).scalar()
+            if host_id is None:
+                raise _unknown_workspace(workspace_id, unchecked)
+        else:
+            host_id = db.session.execute(_INSERT_USER, values).scalar_one()
+    except IntegrityError as exc:
+        # The unique index on lower(email) answers "is it taken?" in the INSERT itself (no lookup
+        # first, and no race between a lookup and the INSERT); the plugin rolls the request back.
+        if "email" not in str(exc.orig).lower():
+            raise
+        raise _errors().Uniqueness(f'A dashboard user with email "{email}" already exists.') from None
+    for workspace_id, granted in memberships:
+        params = {"m_user": host_id, **_membership_params(company_id, workspace_id, granted)}
+        if db.session.execute(_INSERT_MEMBERSHIP, params).first() is None:
+            raise _unknown_workspace(workspace_id, unchecked)
+    if grants is not None:
+        rows = {
+            "teams": [{"user_id": host_id, "team_id": t, "permissions": p} for t, p in grants.teams],
+            "roles": [{"user_id": host_id, "role_id": role_id} for role_id in grants.role_ids],
+        }
+        for kind, statement in _INSERT_ROWS.items():
+            if rows[kind]:
+                db.session.execute(statement, rows[kind])
+    g.setdefault("new_host_users", set()).add(host_id)
+    return str(host_id)

@@ -1,0 +1,59 @@
+"""``scim_update_user``: a SCIM change of a user reaches the dashboard user (profile columns in one UPDATE
+when permissions are left alone).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm.util import identity_key
+
+from ..extensions import db
+from ..models import (
+    User,
+)
+from .common import (
+    _USERS,
+    _company_id,
+    _errors,
+    _row_id,
+    hookimpl,
+)
+from .grants import (
+    _apply,
+    _profile,
+)
+from .host_users import _host_user
+
+# A change that leaves permissions alone (Entra's active/name PATCHes) sets the profile columns in one
+# UPDATE: loading the user and flushing it through the ORM cost ~0.7 ms in-process, inside the write.
+_PROFILE_COLUMNS = ("email", "given_name", "family_name", "department", "active")
+
+
+_UPDATE_PROFILE = (
+    update(_USERS)
+    .where(_USERS.c.id == bindparam("p_id"), _USERS.c.company_id == bindparam("p_company"))
+    .values({column: bindparam(f"p_{column}") for column in _PROFILE_COLUMNS})
+    .returning(_USERS.c.id, _USERS.c.company_id, _USERS.c.last_sign_in_at)
+)
+
+
+@hookimpl
+def scim_update_user(tenant_id: str, host_user_id: str, user: Any) -> bool:
+    user_id = _row_id(host_user_id)
+    # A user the session already holds goes through the ORM: a Core UPDATE would leave its copy stale.
+    in_session = user_id is not None and db.session.identity_map.get(identity_key(User, user_id)) is not None
+    if user.permissions is None and user_id is not None and not in_session:
+        params = {"p_id": user_id, "p_company": _company_id(tenant_id)}
+        params.update({f"p_{column}": value for column, value in _profile(user).items()})
+        row = db.session.execute(_UPDATE_PROFILE, params).first()
+        if row is None:
+            raise _errors().NotFound("The dashboard user behind this SCIM user no longer exists.")
+        g.setdefault("updated_host_users", {})[user_id] = row  # what scim_host_user_info needs
+        return True
+    host_user = _host_user(tenant_id, host_user_id)
+    _apply(host_user, user)
+    db.session.flush()
+    return True
