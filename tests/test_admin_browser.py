@@ -192,8 +192,14 @@ def test_admin_generates_copies_reloads_and_resets(context: Any, server: str) ->
     assert generate.is_disabled()
     page.get_by_label("Service origin").fill(ORIGIN)
     page.get_by_label("IP allowlist").fill("127.0.0.1, 10.0.0.0/8")
-    # Keyboard only: Tab from the allowlist reaches the button, Enter submits.
+    # Keyboard only: Tab from the allowlist reaches the existing-users choice (its checked radio), the
+    # next Tab the button, and Enter submits.
     page.get_by_label("IP allowlist").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("[document.activeElement.name, document.activeElement.value]") == [
+        "existing_users",
+        "manual",
+    ]
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "generate-token"
     page.keyboard.press("Enter")

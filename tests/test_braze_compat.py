@@ -74,10 +74,14 @@ def _check_braze_user(user: dict[str, Any]) -> None:
     groups = {g["appGroupName"]: g for g in permissions["appGroup"]}
     assert set(groups) == {"Production", "Staging"}
     assert groups["Production"]["appGroupPermissions"] == ["basic_access", "send_campaigns_canvases"]
-    assert groups["Production"]["team"] == [
-        {"teamName": "Growth", "teamPermissions": ["basic_access", "export_user_data"]}
-    ]
-    assert groups["Staging"]["appGroupPermissionSets"] == [{"appGroupPermissionSetName": "Read Only"}]
+    # Braze's responses add the ids of what the request named (braze-scim.md §2): the dashboard's.
+    assert all(group["appGroupId"].isdigit() for group in permissions["appGroup"])
+    teams = groups["Production"]["team"]
+    assert [team.pop("teamId").isdigit() for team in teams] == [True]
+    assert teams == [{"teamName": "Growth", "teamPermissions": ["basic_access", "export_user_data"]}]
+    [permission_set] = groups["Staging"]["appGroupPermissionSets"]
+    assert permission_set.pop("appGroupPermissionSetId").isdigit()
+    assert permission_set == {"appGroupPermissionSetName": "Read Only"}
 
 
 def test_post_accepted_and_rendered_braze_style(app: Any, scim: ScimClient) -> None:

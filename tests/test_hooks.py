@@ -703,3 +703,129 @@ def test_hook_dashboard_check_client_ip(app: Flask, remote: str, purpose: str, e
         )
     assert results == ([] if expected is None else [expected])
     assert unset == [False]
+
+
+# -- the dashboard's truth (issue 20) ---------------------------------------------------------------
+
+
+def _lookup_names(scim: ScimClient, user_name: str) -> list[str]:
+    found = scim.get("/Users", query_string={"filter": f'userName eq "{user_name}"'}).get_json()
+    return [u["userName"] for u in found["Resources"]]
+
+
+def test_hook_scim_user_state(app: Flask, scim: ScimClient, register: Callable[[Any], Any]) -> None:
+    from scim_plugin.seam import HostUserState
+
+    class Host:
+        @hookimpl(tryfirst=True)
+        def scim_user_state(self, tenant_id: str, host_user_id: str) -> Any:
+            return HostUserState(user_name="jane@acme.example", given_name="FromHost", active=False)
+
+    register(Host())
+    r = scim.post("/Users", json=user_body())
+    assert r.status_code == 201
+    # The answer, the GET and the filters all show what the host said it holds, not what was sent.
+    assert r.get_json()["name"]["givenName"] == "FromHost" and r.get_json()["active"] is False
+    assert scim.get(f"/Users/{r.get_json()['id']}").get_json()["name"]["givenName"] == "FromHost"
+    inactive = scim.get("/Users", query_string={"filter": "active eq false"}).get_json()["Resources"]
+    assert [u["id"] for u in inactive] == [r.get_json()["id"]]
+
+
+def _match_policy(app: Flask) -> ScimClient:
+    result = app.test_cli_runner().invoke(
+        args=["scim", "token", "issue", "--tenant", "acme", "--method", "entra", "--existing-users", "match"]
+    )
+    assert result.exit_code == 0, result.output
+    return ScimClient(app.test_client(), result.stdout.strip(), origin=None)
+
+
+def test_hook_scim_link_user(app: Flask, register: Callable[[Any], Any]) -> None:
+    calls: list[tuple[str, str]] = []
+
+    class Host:
+        @hookimpl(tryfirst=True)
+        def scim_link_user(self, tenant_id: str, host_user_id: str) -> bool:
+            calls.append((tenant_id, host_user_id))
+            return True
+
+    register(Host())
+    scim = _match_policy(app)
+    found = scim.get("/Users", query_string={"filter": 'userName eq "grace@acme.example"'}).get_json()
+    [grace] = found["Resources"]
+    patch = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "Grace H."}],
+    }
+    assert scim.patch(f"/Users/{grace['id']}", json=patch).status_code == 200
+    assert scim.patch(f"/Users/{grace['id']}", json=patch).status_code == 200
+    host = host_user(app, "grace@acme.example")
+    assert calls == [(str(host.company_id), str(host.id))], "once, at the first write"
+
+
+def test_hook_scim_manual_users(app: Flask, register: Callable[[Any], Any]) -> None:
+    class Host:
+        @hookimpl(tryfirst=True)
+        def scim_manual_users(self, tenant_id: str) -> Any:
+            return []  # this host offers none of its users
+
+    register(Host())
+    scim = _match_policy(app)
+    assert _lookup_names(scim, "grace@acme.example") == []
+
+
+def test_hook_scim_count_manual_users(app: Flask, client: Any, register: Callable[[Any], Any]) -> None:
+    class Host:
+        @hookimpl(tryfirst=True)
+        def scim_count_manual_users(self, tenant_id: str) -> int:
+            return 4242
+
+    register(Host())
+    issue_token(app)
+    login(client, "admin@acme.example", "acme-demo-password")
+    page = client.get("/settings/admin/scim/").get_data(as_text=True)
+    assert '<strong id="manual-user-count">4242</strong>' in page
+
+
+def test_hook_dashboard_user_changed(app: Flask, scim: ScimClient) -> None:
+    from examples.host_app.plugins import plugin_manager
+
+    created = scim.post("/Users", json=user_body()).get_json()
+    with app.app_context():
+        user = db.session.execute(select(User).where(User.email == "jane@acme.example")).scalar_one()
+        user.given_name, user.active = "Edited", False
+        db.session.flush()
+        plugin_manager().hook.dashboard_user_changed(company_id=user.company_id, user_id=user.id)
+        db.session.commit()
+    doc = scim.get(f"/Users/{created['id']}").get_json()
+    assert doc["name"]["givenName"] == "Edited" and doc["active"] is False
+    assert doc["meta"]["version"] != created["meta"]["version"]
+
+
+def test_hook_dashboard_user_deleted(app: Flask, scim: ScimClient) -> None:
+    from examples.host_app.plugins import plugin_manager
+
+    created = scim.post("/Users", json=user_body()).get_json()
+    with app.app_context():
+        user = db.session.execute(select(User).where(User.email == "jane@acme.example")).scalar_one()
+        company_id, user_id = user.company_id, user.id
+        db.session.delete(user)
+        db.session.flush()
+        plugin_manager().hook.dashboard_user_deleted(company_id=company_id, user_id=user_id)
+        db.session.commit()
+    assert scim.get(f"/Users/{created['id']}").status_code == 404
+
+
+def test_hook_dashboard_user_provisioning(app: Flask, scim: ScimClient) -> None:
+    from examples.host_app.plugins import plugin_manager
+
+    scim.post("/Users", json=user_body())
+    jane, grace = host_user(app, "jane@acme.example"), host_user(app, "grace@acme.example")
+    with app.app_context():
+        answers = plugin_manager().hook.dashboard_user_provisioning(
+            company_id=jane.company_id, user_ids=[jane.id, grace.id]
+        )
+    merged: dict[int, Any] = {}
+    for answer in answers:
+        merged.update(answer or {})
+    assert set(merged) == {jane.id}, "the hand-made user is not SCIM's"
+    assert merged[jane.id]["source"] == "SCIM (Custom)" and merged[jane.id]["changed_at"] is not None

@@ -70,7 +70,7 @@ ALL_HOOKS = [
 
 def test_contracts_are_not_empty() -> None:
     assert len(hookspecs_of(scim_hookspecs, "scim")) >= 15
-    assert len(hookspecs_of(host_hookspecs, "dashboard")) == 5
+    assert len(hookspecs_of(host_hookspecs, "dashboard")) == 8
 
 
 @pytest.mark.parametrize(("spec", "page"), ALL_HOOKS)

@@ -214,6 +214,7 @@ def test_permissions_schema_shape() -> None:
         "roles",
         "workspaces",
         "teams",
+        "groupGrants",
         "lastSignInAt",
         "provisioningMethod",
     ]

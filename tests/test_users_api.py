@@ -895,8 +895,11 @@ class TestDelete:
     def test_last_company_user_is_refused_409(self, app: Any, scim: ScimClient) -> None:
         created = new_user(scim)
         with app.app_context():
-            admin = db.session.execute(select(User).where(User.email == "admin@acme.example")).scalar_one()
-            db.session.delete(admin)
+            # Everyone else of the company goes (the admin and the users the demo made by hand).
+            jane = db.session.execute(select(User).where(User.email == "jane@acme.example")).scalar_one()
+            others = select(User).where(User.company_id == jane.company_id, User.id != jane.id)
+            for other in db.session.execute(others).scalars().all():
+                db.session.delete(other)
             db.session.commit()
         r = scim.delete(f"/Users/{created['id']}")
         assert_error(r, 409)

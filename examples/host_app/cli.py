@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from .extensions import db
-from .models import Company, PermissionSet, Role, Team, User, Workspace
+from .models import Company, PermissionSet, Role, Team, User, Workspace, WorkspaceMembership
 
 demo_cli = AppGroup("demo", help="The example host's demo data.")
 
@@ -16,6 +16,34 @@ DEMO_COMPANIES = {
     "acme": ("Acme Corp", ["Production", "Staging", "Marketing Sandbox"]),
     "globex": ("Globex", ["Main", "EU", "Labs"]),
 }
+
+
+# Users an admin created by hand before SCIM was turned on: what the existing-users policy is about
+# (``manual`` keeps them out of SCIM; ``match`` lets the identity provider find and take them over).
+HAND_MADE_USERS = (
+    ("grace", "Grace", "Hopper", "Engineering"),
+    ("linus", "Linus", "Pauling", "Research"),
+    ("marie", "Marie", "Curie", None),
+)
+
+
+def _seed_hand_made_users(company: Company, slug: str, workspaces: list[Workspace]) -> None:
+    for index, (local, given, family, department) in enumerate(HAND_MADE_USERS):
+        email = f"{local}@{slug}.example"
+        if db.session.execute(select(User.id).where(User.email == email)).first() is not None:
+            continue
+        user = User(
+            company=company,
+            email=email,
+            given_name=given,
+            family_name=family,
+            department=department,
+            provisioning_method="manual",
+            company_permissions=[],
+        )
+        workspace = workspaces[index % len(workspaces)]
+        user.memberships = [WorkspaceMembership(workspace=workspace, permissions=["basic_access"])]
+        db.session.add(user)
 
 
 def demo_password(slug: str) -> str:
@@ -81,6 +109,7 @@ def demo_init() -> None:
             )
             admin.set_password(demo_password(slug))
             db.session.add(admin)
+        _seed_hand_made_users(company, slug, workspaces)
     db.session.commit()
     for slug in DEMO_COMPANIES:
         click.echo(f"company {slug}: sign in as admin@{slug}.example / {demo_password(slug)}")

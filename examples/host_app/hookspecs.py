@@ -84,6 +84,32 @@ def dashboard_check_client_ip(request: Request, company_id: int, purpose: str) -
     """
 
 
+@hookspec
+def dashboard_user_changed(company_id: int, user_id: int) -> None:
+    """The dashboard changed one of its users (an admin edited its workspaces, permissions, roles,
+    names or active state, or created it by hand).
+
+    Called after the host wrote its rows and before it commits, in the same transaction: an
+    implementation that writes (the SCIM plugin stores what it answers about the user) commits or rolls
+    back with the change. Observers only: the return value is ignored; an exception aborts the change.
+    """
+
+
+@hookspec
+def dashboard_user_deleted(company_id: int, user_id: int) -> None:
+    """The dashboard deleted one of its users. Called in the delete's transaction, before the commit;
+    observers only, as for ``dashboard_user_changed``."""
+
+
+@hookspec
+def dashboard_user_provisioning(company_id: int, user_ids: list[int]) -> dict[int, dict[str, Any]] | None:
+    """How each of these users is provisioned, for the Company Users pages: by user id, a dict with
+    ``source`` (words, such as "SCIM (Microsoft Entra ID)") and ``changed_at`` (when that source last
+    changed the user, or ``None``). Results are merged in plugin order; ``None`` or a missing user means
+    the plugin does not provision it (the user was made by hand).
+    """
+
+
 def combine_veto(results: list[Any]) -> bool:
     """Apply the veto rule to the results of a gate hook (see ``dashboard_check_client_ip``)."""
     return not any(result is False for result in results)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -12,6 +12,15 @@ from .auth import admin_required, login_required
 from .extensions import db
 from .models import User, Workspace, WorkspaceMembership
 from .plugins import admin_menu
+from .user_edits import (
+    check_csrf,
+    company_user,
+    csrf_token,
+    delete_user,
+    edit_choices,
+    provisioning,
+    save_edit,
+)
 
 bp = Blueprint("dashboard", __name__)
 PAGE_SIZE = 50
@@ -19,7 +28,11 @@ PAGE_SIZE = 50
 
 def layout_context() -> dict[str, Any]:
     user = g.get("user")
-    return {"current_user": user, "admin_menu": admin_menu(user) if user is not None else []}
+    return {
+        "current_user": user,
+        "admin_menu": admin_menu(user) if user is not None else [],
+        "csrf_token": csrf_token,
+    }
 
 
 @bp.route("/")
@@ -71,16 +84,30 @@ def users() -> Any:
         .scalars()
         .all()
     )
-    return render_template("users.html", users=rows, total=total, page=page, page_size=PAGE_SIZE, q=query)
+    sources = provisioning(g.user.company_id, list(rows))
+    return render_template(
+        "users.html", users=rows, sources=sources, total=total, page=page, page_size=PAGE_SIZE, q=query
+    )
 
 
-@bp.route("/users/<int:user_id>")
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @admin_required
 def user_detail(user_id: int) -> Any:
-    user = db.session.get(User, user_id)
-    if user is None or user.company_id != g.user.company_id:
-        abort(404)
-    return render_template("user.html", user=user)
+    user = company_user(user_id)
+    if request.method == "POST":
+        check_csrf()
+        save_edit(user)
+        return redirect(url_for("dashboard.user_detail", user_id=user_id))
+    source = provisioning(user.company_id, [user]).get(user.id)
+    own = {m.workspace_id: m for m in user.memberships}
+    return render_template("user.html", user=user, source=source, own=own, **edit_choices(user.company_id))
+
+
+@bp.route("/users/<int:user_id>/delete", methods=["POST"])
+@admin_required
+def user_delete(user_id: int) -> Any:
+    check_csrf()
+    return delete_user(company_user(user_id))
 
 
 @bp.route("/workspaces")

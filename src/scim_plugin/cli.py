@@ -102,6 +102,13 @@ def db_check() -> None:
     default=None,
     help="Answer this tenant in standard SCIM or in Braze's shapes (default: SCIM_RESPONSE_STYLE).",
 )
+@click.option(
+    "--existing-users",
+    type=click.Choice(["manual", "match"]),
+    default=None,
+    help="Dashboard users made by hand: kept out of SCIM (manual, the default) or found and taken over "
+    "by the identity provider (match). Default: the tenant's current policy.",
+)
 def token_issue(
     tenant_key: str,
     method_name: str,
@@ -110,6 +117,7 @@ def token_issue(
     ip_allowlist: str | None,
     issued_by: str,
     response_style: str | None,
+    existing_users: str | None,
 ) -> None:
     """Save the tenant's SCIM settings, issue a new token (replacing any) and print it alone."""
     method = METHODS[method_name]
@@ -137,7 +145,9 @@ def token_issue(
         saved = tenants.save_settings(
             state,
             tenant_id,
-            tenants.SettingsInput(default_workspace, origin or "", ip_allowlist or "", method.name),
+            tenants.SettingsInput(
+                default_workspace, origin or "", ip_allowlist or "", method.name, existing_users
+            ),
         )
         settings = saved.settings
         if response_style is not None:
@@ -153,6 +163,11 @@ def token_issue(
             f"provisioning method changed from {saved.previous_method} to {method.name}: "
             f"revoked {saved.revoked_tokens} token(s) of the previous method",
             err=True,
+        )
+    if saved.policy_users:
+        verb = "exposed" if settings.existing_users == "match" else "hid again"
+        click.echo(
+            f"existing users: {settings.existing_users}; {verb} {saved.policy_users} user(s)", err=True
         )
     tenants.emit(state, "token.issued", tenant_id, token_id=credential.token_id, issued_by=issued_by)
     click.echo(credential.token)

@@ -16,13 +16,17 @@ from typing import TYPE_CHECKING
 from scim_plugin.markers import hookspec
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from flask import Request
 
     from scim_plugin.ip import IpAllowlist
     from scim_plugin.seam import (
         AdminIdentity,
         HostUserInfo,
+        HostUserState,
         IssuedCredential,
+        ManualUser,
         Permissions,
         Ref,
         ScimEvent,
@@ -110,6 +114,48 @@ def scim_host_user_info(tenant_id: str, host_user_id: str) -> HostUserInfo | Non
     """Read-only facts the host keeps about a user (such as the last sign-in time).
 
     The first non-``None`` result wins; ``None`` means the host has nothing to add.
+    """
+
+
+@hookspec(firstresult=True)
+def scim_user_state(tenant_id: str, host_user_id: str) -> HostUserState | None:
+    """What the dashboard holds for the user now (the attributes the host owns), as a ``HostUserState``.
+
+    Asked after every SCIM write reached the host (``scim_create_user``, ``scim_update_user``,
+    ``scim_apply_group_grants``), in the same transaction, and when the host reports a change of its own
+    (``scim_plugin.user_changed``): what it answers is what every SCIM response, lookup and filter shows
+    of the user from then on. Cheap to answer right after a write the host just made (it knows what it
+    wrote); its ``permissions`` or ``group_grants`` may be ``None`` when that write left them alone.
+    The first non-``None`` result wins; ``None`` means the host keeps no state of its own beyond what it
+    was told, and the document shows what the client sent (with the default workspace it joined).
+    """
+
+
+@hookspec(firstresult=True)
+def scim_link_user(tenant_id: str, host_user_id: str) -> bool | None:
+    """An existing dashboard user, exposed by the ``match`` policy, is now managed by SCIM.
+
+    Called once, in the transaction of the first SCIM write to that user (or of the ``POST`` that named
+    its email), before ``scim_update_user``: the host marks the user as provisioned (Braze shows it as
+    created by SCIM from then on). Raise a ``ScimError`` to refuse the take-over. Return ``True`` when
+    handled; the first non-``None`` result wins; ``None`` means the host keeps no such mark.
+    """
+
+
+@hookspec(firstresult=True)
+def scim_manual_users(tenant_id: str) -> Iterable[ManualUser] | None:
+    """The tenant's dashboard users that no identity provider created (made by hand), for the
+    ``match`` policy to expose. Only users of ``tenant_id``: never another company's.
+
+    Read when an admin switches the company to ``match``; may be a generator (it is consumed in
+    batches). The first non-``None`` result wins; ``None`` means the host has no such users to offer.
+    """
+
+
+@hookspec(firstresult=True)
+def scim_count_manual_users(tenant_id: str) -> int | None:
+    """How many users ``scim_manual_users`` would list: the settings page shows it before the admin
+    chooses ``match``. The first non-``None`` result wins; ``None`` means the host does not count them.
     """
 
 

@@ -12,10 +12,12 @@ from typing import Any
 from flask import Blueprint, Flask, Request
 
 from scim_plugin.access.auth import cached_allowlist, client_ip
+from scim_plugin.access.methods import METHODS
 from scim_plugin.access.tenants import emit, issue_token
 from scim_plugin.extension import ScimPlugin, create_blueprints
 from scim_plugin.markers import host_hookimpl
 from scim_plugin.state import get_state
+from scim_plugin.storage.host_sync import provisioning_of, user_changed, user_deleted
 from scim_plugin.storage.models import TenantSettings
 
 PURPOSE = "scim"
@@ -64,3 +66,26 @@ def dashboard_check_client_ip(request: Request, company_id: int, purpose: str) -
         tenant_id=str(company_id), address=client_ip(state, request), allowlist=allowlist
     )
     return not any(result is False for result in results)
+
+
+@host_hookimpl
+def dashboard_user_changed(company_id: int, user_id: int) -> None:
+    user_changed(str(company_id), str(user_id))
+
+
+@host_hookimpl
+def dashboard_user_deleted(company_id: int, user_id: int) -> None:
+    user_deleted(str(company_id), str(user_id))
+
+
+@host_hookimpl
+def dashboard_user_provisioning(company_id: int, user_ids: list[int]) -> dict[int, dict[str, Any]] | None:
+    found = provisioning_of(str(company_id), [str(i) for i in user_ids])
+    answer: dict[int, dict[str, Any]] = {}
+    for host_id, provisioning in found.items():
+        if not provisioning.managed:
+            continue  # exposed by the match policy, not yet taken over: still the dashboard's own
+        method = METHODS.get(provisioning.method or "")
+        source = f"SCIM ({method.label})" if method is not None else "SCIM"
+        answer[int(host_id)] = {"source": source, "changed_at": provisioning.scim_changed_at}
+    return answer or None

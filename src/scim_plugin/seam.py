@@ -66,6 +66,37 @@ class UserChange:
 
 
 @dataclass(frozen=True)
+class HostUserState:
+    """What the dashboard holds for a user now: what SCIM answers about the attributes the host owns.
+
+    Returned by ``scim_user_state``. References carry both id and name where the host knows them (a
+    response shows ``value`` and ``display``). ``permissions`` are the user's own (set by SCIM or by an
+    admin by hand); ``group_grants`` what its mapped SCIM groups add on top, shown apart so that a client
+    writing permissions back never turns a group's grant into the user's own. Either is ``None`` when
+    the host did not look at it for this answer: the document keeps what it shows.
+    """
+
+    user_name: str
+    email: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    department: str | None = None
+    active: bool = True
+    permissions: Permissions | None = None
+    group_grants: Permissions | None = None
+    # "scim" or "manual" (created by hand in the dashboard); None: the host does not say.
+    provisioning_method: str | None = None
+
+
+@dataclass(frozen=True)
+class ManualUser:
+    """A dashboard user the identity provider did not create, as ``scim_manual_users`` lists it."""
+
+    host_user_id: str
+    state: HostUserState
+
+
+@dataclass(frozen=True)
 class WorkspaceInfo:
     id: str
     name: str
@@ -134,8 +165,9 @@ class ScimEvent:
     """Something that happened: a provisioning change, a token change or an audited request.
 
     ``name`` is one of ``user.created``, ``user.updated``, ``user.deactivated``, ``user.reactivated``,
-    ``user.deleted``, ``group.created``, ``group.updated``, ``group.deleted``, ``token.issued``,
-    ``token.revoked``, ``method.changed``, ``request.refused``, ``request.audited``.
+    ``user.deleted``, ``user.linked`` (an existing dashboard user taken over), ``user.synced`` (a
+    dashboard change reached the SCIM view), ``group.created``, ``group.updated``, ``group.deleted``,
+    ``token.issued``, ``token.revoked``, ``method.changed``, ``request.refused``, ``request.audited``.
     """
 
     name: str

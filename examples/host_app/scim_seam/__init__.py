@@ -15,6 +15,8 @@ A host developer copies this folder and reads one hook at a time:
 ``update_user``        ``scim_update_user``
 ``delete_user``        ``scim_delete_user``
 ``host_users``         ``scim_host_user_info``, ``scim_apply_group_grants``
+``user_state``         ``scim_user_state``, ``scim_link_user``, ``scim_manual_users``,
+                       ``scim_count_manual_users``: the dashboard's truth told back
 ``grants``             SCIM permissions to the dashboard's rows and back (used by the user hooks)
 ``memberships``        the workspace-membership statements of a new user
 ``postgresql``         the server-database fast paths, apart from the plain version
@@ -29,6 +31,7 @@ from .delete_user import scim_delete_user
 from .host_users import scim_apply_group_grants, scim_host_user_info
 from .tenants import scim_current_admin, scim_resolve_tenant
 from .update_user import scim_update_user
+from .user_state import scim_count_manual_users, scim_link_user, scim_manual_users, scim_user_state
 from .workspaces import (
     scim_canonical_values,
     scim_list_workspaces,
@@ -39,13 +42,17 @@ from .workspaces import (
 __all__ = [
     "scim_apply_group_grants",
     "scim_canonical_values",
+    "scim_count_manual_users",
     "scim_create_user",
     "scim_current_admin",
     "scim_delete_user",
     "scim_host_user_info",
+    "scim_link_user",
     "scim_list_workspaces",
+    "scim_manual_users",
     "scim_resolve_tenant",
     "scim_resolve_workspace",
     "scim_update_user",
+    "scim_user_state",
     "scim_value_aliases",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -17,6 +17,7 @@ from .common import (
     _USERS,
     _company_id,
     _errors,
+    _seam,
     hookimpl,
 )
 from .grants import (
@@ -29,6 +30,7 @@ from .memberships import (
     _unknown_workspace,
 )
 from .postgresql import _insert_user_with_membership
+from .user_state import Names, profile_state, remember
 
 _INSERT_USER = insert(_USERS).returning(_USERS.c.id)
 
@@ -79,7 +81,7 @@ def scim_create_user(tenant_id: str, user: Any) -> str:
         # first, and no race between a lookup and the INSERT); the plugin rolls the request back.
         if "email" not in str(exc.orig).lower():
             raise
-        raise _errors().Uniqueness(f'A dashboard user with email "{email}" already exists.') from None
+        raise _errors().Uniqueness(_taken(company_id, email)) from None
     for workspace_id, granted in memberships:
         params = {"m_user": host_id, **_membership_params(company_id, workspace_id, granted)}
         if db.session.execute(_INSERT_MEMBERSHIP, params).first() is None:
@@ -93,4 +95,34 @@ def scim_create_user(tenant_id: str, user: Any) -> str:
             if rows[kind]:
                 db.session.execute(statement, rows[kind])
     g.setdefault("new_host_users", set()).add(host_id)
+    permissions = _seam().Permissions()
+    if user.permissions is not None:
+        names = Names(company_id)
+        # Workspaces given by id and name (the default workspace, from the company's SCIM settings): the
+        # membership INSERT checked the id is the company's, and the name is taken as given, so the
+        # usual create reads no workspace row.
+        given = [grant.workspace for grant in user.permissions.workspaces]
+        if all(ref.id is not None and ref.name is not None for ref in given):
+            names.known("workspace", [(ref.id, ref.name) for ref in given])
+        permissions = names.named(user.permissions)
+    remember(host_id, profile_state(values, "scim", permissions))
     return str(host_id)
+
+
+def _taken(company_id: int, email: str) -> str:
+    """The refusal of an email a dashboard user has: for one of this company made by hand, what the
+    admin can do about it. Read on a connection of its own: this transaction has failed on PostgreSQL."""
+    with db.engine.connect() as connection:
+        found = connection.execute(
+            select(_USERS.c.company_id, _USERS.c.provisioning_method).where(
+                func.lower(_USERS.c.email) == email.lower()
+            )
+        ).first()
+    if found is not None and found.company_id == company_id and found.provisioning_method == "manual":
+        return (
+            f'A dashboard user with email "{email}" already exists in this company and is managed '
+            "manually. To let the identity provider manage it, set Existing users to Match on the SCIM "
+            "Provisioning page (or run flask scim token issue --existing-users match), then send the "
+            "request again: it links that account instead of creating one."
+        )
+    return f'A dashboard user with email "{email}" already exists.'

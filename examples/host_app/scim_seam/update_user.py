@@ -26,6 +26,7 @@ from .grants import (
     _profile,
 )
 from .host_users import _host_user
+from .user_state import profile_state, remember
 
 # A change that leaves permissions alone (Entra's active/name PATCHes) sets the profile columns in one
 # UPDATE: loading the user and flushing it through the ORM cost ~0.7 ms in-process, inside the write.
@@ -36,7 +37,7 @@ _UPDATE_PROFILE = (
     update(_USERS)
     .where(_USERS.c.id == bindparam("p_id"), _USERS.c.company_id == bindparam("p_company"))
     .values({column: bindparam(f"p_{column}") for column in _PROFILE_COLUMNS})
-    .returning(_USERS.c.id, _USERS.c.company_id, _USERS.c.last_sign_in_at)
+    .returning(_USERS.c.id, _USERS.c.company_id, _USERS.c.last_sign_in_at, _USERS.c.provisioning_method)
 )
 
 
@@ -47,11 +48,14 @@ def scim_update_user(tenant_id: str, host_user_id: str, user: Any) -> bool:
     in_session = user_id is not None and db.session.identity_map.get(identity_key(User, user_id)) is not None
     if user.permissions is None and user_id is not None and not in_session:
         params = {"p_id": user_id, "p_company": _company_id(tenant_id)}
-        params.update({f"p_{column}": value for column, value in _profile(user).items()})
+        profile = _profile(user)
+        params.update({f"p_{column}": value for column, value in profile.items()})
         row = db.session.execute(_UPDATE_PROFILE, params).first()
         if row is None:
             raise _errors().NotFound("The dashboard user behind this SCIM user no longer exists.")
         g.setdefault("updated_host_users", {})[user_id] = row  # what scim_host_user_info needs
+        # Permissions untouched: the document keeps what it shows of them (None).
+        remember(user_id, profile_state(profile, row.provisioning_method))
         return True
     host_user = _host_user(tenant_id, host_user_id)
     _apply(host_user, user)

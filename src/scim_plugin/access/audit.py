@@ -99,6 +99,8 @@ def record_request(
         return None
     started = getattr(g, "scim_started", None)
     reason: Any = getattr(error, "reason", None) or (error.detail if error is not None else None)
+    if error is None and not failed:
+        reason = getattr(g, "scim_audit_note", None)  # what a successful write did beyond the obvious
     if reason and CONNECTION_TEST_KEY in request.environ:
         reason = f"connection test: {reason}"
     fields: dict[str, Any] = {

@@ -15,6 +15,7 @@ from scim_plugin.access.origin import normalize_origin
 from scim_plugin.ip import AllowlistError, parse_allowlist
 from scim_plugin.seam import IssuedCredential, Ref, ScimEvent, WorkspaceInfo
 from scim_plugin.state import ScimState
+from scim_plugin.storage.host_sync import EXISTING_USERS, apply_existing_users
 from scim_plugin.storage.models import TenantSettings, Token
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ class SettingsInput:
     ip_allowlist: str = ""
     #: None keeps the tenant's method (``custom`` for a new tenant).
     provisioning_method: str | None = None
+    #: ``manual`` or ``match`` (``storage.host_sync.EXISTING_USERS``); None keeps the tenant's policy.
+    existing_users: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class SavedSettings:
     #: The method before this save, when it changed; its tokens were revoked.
     previous_method: str | None = None
     revoked_tokens: int = 0
+    #: Users the existing-users policy exposed (``match``) or hid again (``manual``) with this save.
+    policy_users: int = 0
 
 
 def resolve_workspace(state: ScimState, tenant_id: str, value: str) -> WorkspaceInfo | None:
@@ -103,7 +108,11 @@ def save_settings(state: ScimState, tenant_id: str, data: SettingsInput) -> Save
             {"provisioning_method": "Choose a provisioning method: " + ", ".join(METHODS) + "."}
         )
     method = METHODS[wanted]
+    current_policy = settings.existing_users if settings is not None else None
+    policy = data.existing_users or current_policy or "manual"
     workspace, origin, allowlist = validate_settings(state, tenant_id, data, method)
+    if policy not in EXISTING_USERS:
+        raise SettingsError({"existing_users": "Choose how existing users are treated: manual or match."})
     if settings is None:
         settings = TenantSettings(tenant_id=tenant_id, service_origin=origin)
         session.add(settings)
@@ -112,13 +121,17 @@ def save_settings(state: ScimState, tenant_id: str, data: SettingsInput) -> Save
     settings.service_origin = origin
     settings.ip_allowlist = allowlist
     settings.provisioning_method = method.name
+    settings.existing_users = policy
     settings.enabled = True
     revoked = 0
     if current is not None and current != method.name:
         revoked = state.hook.scim_revoke_tokens(tenant_id=tenant_id) or 0
     session.flush()
+    policy_users = 0
+    if policy != (current_policy or "manual"):
+        policy_users = apply_existing_users(state, tenant_id, policy)
     changed = current if current is not None and current != method.name else None
-    return SavedSettings(settings, previous_method=changed, revoked_tokens=revoked)
+    return SavedSettings(settings, previous_method=changed, revoked_tokens=revoked, policy_users=policy_users)
 
 
 def issue_token(state: ScimState, tenant_id: str, issued_by: str | None) -> IssuedCredential:

@@ -30,6 +30,7 @@ from scim_plugin.core.filters import (
     Or,
     Present,
 )
+from scim_plugin.core.identity import identity_key
 from scim_plugin.core.schemas import resolve_path
 
 __all__ = [
@@ -240,7 +241,7 @@ def _compare_one(target: Attribute, op: str, literal: CompValue, stored: Any) ->
             return False
         left, right = stored, literal
         if not _is_case_exact(target):
-            left, right = left.casefold(), right.casefold()
+            left, right = identity_key(left), identity_key(right)
         if op == "co":
             return right in left
         if op == "sw":

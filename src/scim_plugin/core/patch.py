@@ -172,7 +172,17 @@ class _Patcher:
             # The whole extension as the target, e.g. path "urn:...:enterprise:2.0:User".
             if op == "remove":
                 self._check_removable_extension(extension.id)
+                # What the server sets (readOnly: how the account was made, what groups grant) stays;
+                # the rest of the extension goes.
+                kept = {
+                    attr.name: lookup(lookup(self.work, extension.id), attr.name)
+                    for attr in extension.attributes
+                    if attr.mutability == "readOnly"
+                    and not is_empty(lookup(lookup(self.work, extension.id), attr.name))
+                }
                 _pop_key(self.work, extension.id)
+                if kept:
+                    self.work[extension.id] = kept
                 self.touched_extensions.add(extension.id)
             else:
                 self._apply_pathless(op, {extension.id: value})
@@ -471,9 +481,7 @@ class _Patcher:
         schema = self.resource_type.schema_by_urn(urn)
         assert schema is not None
         for attr in schema.attributes:
-            if attr.mutability in ("readOnly", "immutable") and not is_empty(
-                lookup(lookup(self.work, urn), attr.name)
-            ):
+            if attr.mutability == "immutable" and not is_empty(lookup(lookup(self.work, urn), attr.name)):
                 raise Mutability(f"{urn}:{attr.name} is {attr.mutability}")
 
     # -- after all operations

@@ -16,6 +16,7 @@ from scim_plugin.core.filter_eval import (
     parse_datetime,
 )
 from scim_plugin.core.filters import And, Compare, Node
+from scim_plugin.core.identity import identity_key
 
 
 def _as_int(value: Any) -> int | None:
@@ -109,7 +110,7 @@ def _show(value: Any) -> str:
 def _same_scalar(attr: Attribute | None, left: Any, right: Any) -> bool:
     if isinstance(left, str) and isinstance(right, str):
         exact = attr is not None and (attr.case_exact or attr.type in ("reference", "binary"))
-        return left == right if exact else left.casefold() == right.casefold()
+        return left == right if exact else identity_key(left) == identity_key(right)
     if attr is not None and attr.type == "boolean":
         return coerce_bool(left) is not None and coerce_bool(left) == coerce_bool(right)
     return bool(left == right)
@@ -159,7 +160,7 @@ def _value_key(attr: Attribute, item: Any) -> str | None:
     if target is None or not isinstance(item, str):
         return None
     exact = target.case_exact or target.type in ("reference", "binary")
-    return item if exact else item.casefold()
+    return item if exact else identity_key(item)
 
 
 def _pruned(value: Any) -> Any:

@@ -12,6 +12,7 @@ from typing import Any
 
 from scim_plugin.core.attributes import Attribute, ResourceType
 from scim_plugin.core.errors import Mutability
+from scim_plugin.core.identity import identity_key
 from scim_plugin.core.schemas import (
     COMMON_ATTRIBUTES,
 )
@@ -47,7 +48,7 @@ def _comparable(attr: Attribute, value: Any) -> Any:
             out[name] = _comparable(sub, item) if sub is not None else item
         return out
     if isinstance(value, str) and attr.type == "string" and not attr.case_exact:
-        return value.casefold()
+        return identity_key(value)
     return value
 
 

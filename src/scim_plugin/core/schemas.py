@@ -416,6 +416,39 @@ PERMISSIONS_SCHEMA = Schema(
             ),
         ),
         Attribute(
+            "groupGrants",
+            "complex",
+            multi_valued=True,
+            description=(
+                "What the user's mapped SCIM groups grant on top of its own permissions, as the dashboard "
+                "holds it: one entry per workspace, role or company permission. Read-only: a client changes "
+                "it through group memberships, never by writing it back."
+            ),
+            mutability="readOnly",
+            sub_attributes=(
+                _string(
+                    "type",
+                    "What is granted: 'workspace', 'role' or 'companyPermission'.",
+                    mutability="readOnly",
+                    canonical_values=("workspace", "role", "companyPermission"),
+                ),
+                _string(
+                    "value",
+                    "The workspace's or role's id, or the company permission.",
+                    mutability="readOnly",
+                    case_exact=True,
+                ),
+                _string("display", "The workspace's or role's name.", mutability="readOnly"),
+                Attribute(
+                    "permissions",
+                    "string",
+                    multi_valued=True,
+                    description="Workspace permission strings the groups grant there.",
+                    mutability="readOnly",
+                ),
+            ),
+        ),
+        Attribute(
             "lastSignInAt",
             "dateTime",
             description="When the user last signed in successfully; absent if the user never signed in.",

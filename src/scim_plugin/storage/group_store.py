@@ -49,7 +49,7 @@ from scim_plugin.storage.models import (
 from scim_plugin.storage.paging import Segment, SortKey, index_list, list_keys
 from scim_plugin.storage.sql_filters import GroupFilterCompiler, fold
 from scim_plugin.storage.user_documents import etag, if_match_versions
-from scim_plugin.storage.user_store import ListQuery
+from scim_plugin.storage.user_store import ListQuery, UserStore
 
 READ_ONLY_KEYS = ("id", "meta", "members")
 SORTABLE = {
@@ -341,6 +341,7 @@ class GroupStore:
         """Recompute what mapped groups grant each user and hand it to the host; returns the calls made."""
         wanted = list(dict.fromkeys(user_ids))
         calls = 0
+        documents = UserStore(self.state, self.tenant_id, None)
         for part in chunks(wanted):
             users = self.session.execute(
                 select(ScimUser.id, ScimUser.host_user_id)
@@ -370,6 +371,8 @@ class GroupStore:
                         "No host implementation applies group grants (scim_apply_group_grants)."
                     )
                 calls += 1
+                # What SCIM shows of the user's grants is what the host now holds.
+                documents.refresh(user_id=user_id)
         self.session.flush()
         return calls
 

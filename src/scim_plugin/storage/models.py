@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     false,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -90,6 +91,10 @@ class TenantSettings(ScimBase):
     ip_allowlist: Mapped[str] = mapped_column(Text, default="")
     # None: use SCIM_RESPONSE_STYLE.
     response_style: Mapped[str | None] = mapped_column(String(16))
+    # What happens to dashboard users made by hand (``access.tenants.EXISTING_USERS``): ``manual`` keeps
+    # them out of SCIM (Braze's behaviour); ``match`` exposes them to lookups and lists, and the first SCIM
+    # write to one, or a POST of its email, takes it over.
+    existing_users: Mapped[str] = mapped_column(String(8), default="manual", server_default=text("'manual'"))
     # Set when the tenant's first group is created (never cleared): until then a user read needs no
     # group-membership query.
     has_groups: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
@@ -111,6 +116,7 @@ class TenantSnapshot:
     ip_allowlist: str
     response_style: str | None
     has_groups: bool
+    existing_users: str
 
     @classmethod
     def of(cls, row: Any, prefix: str = "") -> TenantSnapshot:
@@ -185,6 +191,13 @@ class ScimUser(ScimBase):
     # None when the client removed the attribute (the host then keeps the user active).
     active: Mapped[bool | None] = mapped_column(Boolean)
     resource: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # False for a dashboard user made by hand that the ``match`` policy exposes: no SCIM client has
+    # written it yet. The first write links it (``scim_link_user``) and sets this.
+    managed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # When a SCIM client last wrote the user (``updated_at`` also moves for the dashboard's own changes).
+    scim_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The company's provisioning method at that write (``custom``, ``entra``, ``okta``).
+    scim_method: Mapped[str | None] = mapped_column(String(16))
     # None for rows written before revision 0004: they are rendered from ``resource``.
     body: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -24,6 +24,7 @@ from scim_plugin.core.attributes import Attribute, ResourceType
 from scim_plugin.core.errors import InvalidFilter
 from scim_plugin.core.filter_eval import coerce_bool, parse_datetime
 from scim_plugin.core.filters import And, AttrRef, Compare, Node, Not, Or, Present, ValuePath
+from scim_plugin.core.identity import identity_key
 from scim_plugin.core.schemas import resolve_path
 from scim_plugin.storage.models import ScimGroup, ScimGroupMember, ScimUser, ScimUserValue
 
@@ -41,8 +42,9 @@ VALUE_TABLE_SUBS = ("value", "type", "primary")
 
 
 def fold(text: str) -> str:
-    """The case-insensitive form of a stored or compared string (Unicode case folding, as the evaluator)."""
-    return text.casefold()
+    """The case-insensitive form of a stored or compared string: the identity key (RFC 8265 mapping,
+    ``core.identity``), as the in-memory evaluator compares."""
+    return identity_key(text)
 
 
 @dataclass(frozen=True)

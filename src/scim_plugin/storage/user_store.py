@@ -25,11 +25,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from scim_plugin.core import errors
 from scim_plugin.core.filters import Compare, Node
+from scim_plugin.core.host_view import apply_host_state, with_permissions
 from scim_plugin.core.patch import apply_patch
 from scim_plugin.core.replace import check_immutable, merge_for_put
 from scim_plugin.core.resources import normalize_input
 from scim_plugin.core.schemas import ENTERPRISE_USER_URN, PERMISSIONS_URN, USER_RESOURCE
-from scim_plugin.seam import Permissions, Ref, UserChange, WorkspaceGrant
+from scim_plugin.seam import HostUserState, Permissions, Ref, UserChange, WorkspaceGrant
 from scim_plugin.state import ScimState
 from scim_plugin.storage.models import ScimGroup, ScimGroupMember, ScimUser, ScimUserValue, new_id, utcnow
 from scim_plugin.storage.paging import Segment, SortKey, index_list, list_keys
@@ -77,22 +78,38 @@ class ListQuery:
 
 class NewUser(NamedTuple):
     """A user ``UserStore.prepare`` made from a request body: its row (no host user yet), the row's
-    column values, its ``scim_user_values`` rows and what the host is told."""
+    column values, its ``scim_user_values`` rows, what the host is told, whether the body named
+    permissions, and the password it carried (never stored)."""
 
     row: ScimUser
     values: dict[str, Any]
     value_rows: list[dict[str, Any]]
     change: UserChange
+    permissions_given: bool = True
+    password: str | None = None
 
 
 class UserStore:
     """The tenant's SCIM users."""
 
-    def __init__(self, state: ScimState, tenant_id: str, default_workspace: Ref | None) -> None:
+    def __init__(
+        self,
+        state: ScimState,
+        tenant_id: str,
+        default_workspace: Ref | None,
+        existing_users: str = "manual",
+        method: str | None = None,
+    ) -> None:
         self.state = state
         self.session = state.db.session
         self.tenant_id = tenant_id
         self.default_workspace = default_workspace
+        # The tenant's policy for dashboard users made by hand (``TenantSettings.existing_users``).
+        self.existing_users = existing_users
+        # The company's provisioning method, kept on each user a write touches (``scim_method``).
+        self.method = method
+        # Exposed dashboard users this store's writes took over (for the audit trail and events).
+        self.linked: list[str] = []
 
     # -- reads ---------------------------------------------------------------------------------------
 
@@ -181,6 +198,10 @@ class UserStore:
         resource.setdefault("active", True)
         for key in READ_ONLY_KEYS:
             resource.pop(key, None)
+        permissions_given = PERMISSIONS_URN in resource
+        if self._joins_default(resource):
+            # The workspace the user joins is shown from the first answer on, as the dashboard holds it.
+            with_permissions(resource, self._permissions(resource))
         now = utcnow()
         values = {
             "id": new_id(),
@@ -189,13 +210,27 @@ class UserStore:
             "version": 1,
             "created_at": now,
             "updated_at": now,
+            "scim_changed_at": now,
+            "scim_method": self.method,
             **self._columns(resource),
         }
         row = ScimUser(**values)  # not added to the session: ``insert`` writes it
-        return NewUser(row, values, self._value_rows(row), self._change(row, password))
+        change = self._change(row, password)
+        return NewUser(row, values, self._value_rows(row), change, permissions_given, password)
 
-    def insert(self, new: NewUser) -> ScimUser:
-        """Create the host's user, then write the SCIM row that names it; returns the row."""
+    def insert(self, new: NewUser) -> tuple[ScimUser, bool]:
+        """Create the host's user, then write the SCIM row that names it; returns the row and whether
+        its document differs from the prepared one (the host holds more than the request said, or an
+        existing dashboard user was linked), so that an answer rendered before must be rendered again."""
+        if self.existing_users == "match":
+            emails = new.row.resource.get("emails") or []
+            keys = {new.row.user_name_norm}
+            keys.update(
+                fold(e["value"]) for e in emails if isinstance(e, dict) and isinstance(e.get("value"), str)
+            )
+            exposed = self._exposed(keys)
+            if exposed is not None:
+                return self._take_over(exposed, new), True
         row, values, value_rows = new.row, new.values, new.value_rows
         # Worked out before the host writes: nothing but the INSERTs between the first write and the last.
         together = (
@@ -208,6 +243,16 @@ class UserStore:
         if host_id is None:
             raise errors.NotImplementedFeature("No host implementation creates users (scim_create_user).")
         row.host_user_id = values["host_user_id"] = str(host_id)
+        host_view = self._host_view(row.host_user_id, row.resource)
+        changed = host_view is not None and host_view != row.resource
+        if changed:
+            # The host holds more than the request said (the ids and names of what it granted).
+            columns = {"resource": host_view, **self._columns(host_view)}
+            values.update(columns)
+            for column, value in columns.items():
+                setattr(row, column, value)
+            value_rows = self._value_rows(row)
+            together = together and 0 < len(value_rows) <= _MAX_VALUES_WITH_USER
         # The host's rows first, then the SCIM row in one INSERT that already names its host user (no
         # UPDATE afterwards). A taken userName trips the unique index here, and the error handler rolls
         # back the host's rows with it (no savepoint, for the reason given in ``_save``).
@@ -225,7 +270,7 @@ class UserStore:
             raise errors.Uniqueness(f'A user with userName "{row.user_name}" already exists.') from None
         if value_rows and not together:
             self.session.execute(_INSERT_VALUES, value_rows)
-        return row
+        return row, changed
 
     def replace(self, user_id: str, body: Any, if_match: str | None) -> ScimUser:
         return _retry_unconditional(if_match, lambda lock: self._replace(user_id, body, if_match, lock))
@@ -253,7 +298,7 @@ class UserStore:
         was_active = row.active
         old = self._stored(row)
         result = apply_patch(old, copy.deepcopy(operations), USER_RESOURCE)
-        if not result.changed:
+        if not result.changed and row.managed:
             self._check_version(row, if_match)
             return PatchOutcome(row, False, was_active)
         permissions_given = result.resource.get(PERMISSIONS_URN) != old.get(PERMISSIONS_URN)
@@ -262,6 +307,10 @@ class UserStore:
         return PatchOutcome(saved, True, was_active)
 
     def delete(self, user_id: str, if_match: str | None) -> None:
+        self._delete(user_id, if_match, host=True)
+
+    def _delete(self, user_id: str, if_match: str | None, *, host: bool) -> None:
+        """Delete the SCIM user (it leaves its groups first); with ``host``, its host user too."""
         versions = if_match_versions(if_match)
         params = {"tenant": self.tenant_id, "user": user_id}  # not column names: UPDATE ... SET has those
         # The user leaves its groups: their member lists changed, so their versions and counts move on.
@@ -289,7 +338,7 @@ class UserStore:
             raise errors.PreconditionFailed("The user was changed by someone else (If-Match failed).")
         if not cascades:
             self.session.execute(_DELETE_VALUES, params)
-        if gone.host_user_id is not None:
+        if host and gone.host_user_id is not None:
             # Refused (HostRefused) or failed: the error handler rolls the SCIM side back with it.
             host_user_id = gone.host_user_id
             handled = self.state.hook.scim_delete_user(tenant_id=self.tenant_id, host_user_id=host_user_id)
@@ -319,21 +368,53 @@ class UserStore:
     ) -> ScimUser:
         for key in READ_ONLY_KEYS:
             new.pop(key, None)
-        if new == {k: v for k, v in old.items() if k not in READ_ONLY_KEYS} and password is None:
+        _keep_host_owned(old, new, permissions_given)
+        # A write that changes nothing is no write, except for an exposed user: the client's first word
+        # about it takes it over, as the policy says.
+        unchanged = new == {k: v for k, v in old.items() if k not in READ_ONLY_KEYS} and password is None
+        if unchanged and row.managed:
             self._check_version(row, if_match)
             return row
         versions = if_match_versions(if_match)
         expected = row.version
         if versions is not None and expected not in versions:
             raise errors.PreconditionFailed("The user was changed by someone else (If-Match failed).")
-        previous_name = row.user_name
+        if not row.managed:
+            self._link(row)
+        # The host first, then the SCIM row: the document stored is what the dashboard holds after the
+        # change (``scim_user_state``), and a dashboard edit (host rows, then ``user_changed``) takes the
+        # two in the same order, so the two cannot deadlock. A lost race is settled by the version check
+        # below, and the error handler (412) or the retry (``_retry_unconditional``) redoes or rolls back
+        # the host's part with it.
+        change = self._change_for(new, password, with_permissions=permissions_given)
+        # The new userName may be free among SCIM users but taken in the host (a dashboard user the IdP
+        # never provisioned).
+        with _host_unique(new["userName"]):
+            if row.host_user_id is not None:
+                handled = self.state.hook.scim_update_user(
+                    tenant_id=self.tenant_id, host_user_id=row.host_user_id, user=change
+                )
+                if handled is None:
+                    raise errors.NotImplementedFeature(
+                        "No host implementation updates users (scim_update_user)."
+                    )
+            self.session.flush()
+        new = self._host_view(row.host_user_id, new) or new
         values = self._columns(new)
         now = utcnow()
         # The version check lives in the UPDATE itself: of two concurrent writers only one matches.
         # A userName taken by another user trips the unique index here. No savepoint: the error handler
         # rolls the whole request back (and on SQLite, pysqlite's RELEASE of a first savepoint would
         # commit the transaction early, so a later failure could no longer be undone).
-        written = {**values, "resource": new, "version": expected + 1, "updated_at": now}
+        written = {
+            **values,
+            "resource": new,
+            "version": expected + 1,
+            "updated_at": now,
+            "scim_changed_at": now,
+            "scim_method": self.method,
+            "managed": True,
+        }
         try:
             result = self.session.execute(
                 _UPDATE_USER, {"tenant": self.tenant_id, "user": row.id, "expected": expected, **written}
@@ -345,30 +426,137 @@ class UserStore:
         # The row now holds what was written: no re-read.
         for column, value in written.items():
             set_committed_value(row, column, value)
-        self._flush_unique(values["user_name"], previous=previous_name)
         if _value_entries(old) != _value_entries(new):
             self._write_values(row)
-        change = self._change(row, password, with_permissions=permissions_given)
-        # The new userName may be free among SCIM users but taken in the host (a dashboard user the IdP
-        # never provisioned).
-        with _host_unique(values["user_name"]):
-            if row.host_user_id is not None:
-                handled = self.state.hook.scim_update_user(
-                    tenant_id=self.tenant_id, host_user_id=row.host_user_id, user=change
-                )
-                if handled is None:
-                    raise errors.NotImplementedFeature(
-                        "No host implementation updates users (scim_update_user)."
-                    )
-            self.session.flush()
         return row
 
-    def _flush_unique(self, user_name: str, previous: str | None = None) -> None:
-        # Not in a savepoint, for the reason given in ``_save``: the error handler rolls back.
+    # -- the dashboard's side ------------------------------------------------------------------------
+
+    def refresh(self, *, host_user_id: str | None = None, user_id: str | None = None) -> ScimUser | None:
+        """Bring a user's document in line with what the dashboard holds now (``scim_user_state``).
+
+        For a change the dashboard made (``scim_plugin.user_changed``) or a grant a group made: the row
+        is locked, and when the host's view differs from the document it is written with the next
+        version and a new ``lastModified``, so ETags, ``If-Match`` and filters see the change. Returns
+        the row, or ``None`` when no SCIM user stands for that host user.
+        """
+        condition = ScimUser.id == user_id if user_id is not None else ScimUser.host_user_id == host_user_id
+        stmt = (
+            select(ScimUser)
+            .where(ScimUser.tenant_id == self.tenant_id, condition)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        row = self.session.execute(stmt).scalars().first()
+        if row is None:
+            return None
+        view = self._host_view(row.host_user_id, row.resource)
+        if view is None or view == row.resource:
+            return row
+        old = row.resource
+        written = {
+            **self._columns(view),
+            "resource": view,
+            "version": row.version + 1,
+            "updated_at": utcnow(),
+        }
+        params = {"tenant": self.tenant_id, "user": row.id, "expected": row.version, **written}
         try:
-            self.session.flush()
+            self.session.execute(_UPDATE_USER, params)
         except IntegrityError:
-            raise errors.Uniqueness(f'A user with userName "{user_name}" already exists.') from None
+            raise errors.Uniqueness(
+                f'Another SCIM user of this company already has the userName "{view["userName"]}".'
+            ) from None
+        for column, value in written.items():
+            set_committed_value(row, column, value)
+        if _value_entries(old) != _value_entries(view):
+            self._write_values(row)
+        return row
+
+    def forget(self, host_user_id: str) -> str | None:
+        """The dashboard deleted the user: its SCIM user goes too (a GET is then a 404); returns its id."""
+        found = self.session.execute(
+            select(ScimUser.id).where(
+                ScimUser.tenant_id == self.tenant_id, ScimUser.host_user_id == host_user_id
+            )
+        ).first()
+        if found is None:
+            return None
+        self.drop(found.id)
+        return str(found.id)
+
+    def drop(self, user_id: str) -> None:
+        """Delete the SCIM user alone (it leaves its groups); its host user stays."""
+        self._delete(user_id, None, host=False)
+
+    def expose(self, host_user_id: str, state: HostUserState) -> ScimUser | None:
+        """Show a dashboard user made by hand to lookups and lists (the ``match`` policy): a row that no
+        client wrote (``managed`` false). Nothing when a SCIM user already stands for it or holds its
+        userName; returns the new row."""
+        key = fold(state.user_name)
+        taken = self.session.execute(
+            select(ScimUser.id).where(
+                ScimUser.tenant_id == self.tenant_id,
+                (ScimUser.host_user_id == host_user_id) | (ScimUser.user_name_norm == key),
+            )
+        ).first()
+        if taken is not None:
+            return None
+        email = state.email or state.user_name
+        base = {"schemas": [USER_RESOURCE.schema.id], "userName": state.user_name}
+        base["emails"] = [{"value": email, "type": "work", "primary": True}]
+        resource = apply_host_state(base, state)
+        now = utcnow()
+        values = {
+            "id": new_id(),
+            "tenant_id": self.tenant_id,
+            "host_user_id": host_user_id,
+            "resource": resource,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+            "scim_changed_at": None,
+            "managed": False,
+            **self._columns(resource),
+        }
+        row = ScimUser(**values)
+        self.session.execute(_INSERT_USER, values)
+        value_rows = self._value_rows(row)
+        if value_rows:
+            self.session.execute(_INSERT_VALUES, value_rows)
+        return row
+
+    def _exposed(self, keys: set[str]) -> ScimUser | None:
+        """An exposed dashboard user (``expose``) whose userName is one of ``keys``."""
+        stmt = select(ScimUser).where(
+            ScimUser.tenant_id == self.tenant_id,
+            ScimUser.managed.is_(False),
+            ScimUser.user_name_norm.in_(sorted(keys)),
+        )
+        return self.session.execute(stmt.with_for_update()).scalars().first()
+
+    def _take_over(self, exposed: ScimUser, new: NewUser) -> ScimUser:
+        """A POST that named an exposed dashboard user's email: that account, linked and updated with the
+        request, instead of a 409. Permissions the request did not name stay as the dashboard has them."""
+        resource = copy.deepcopy(new.row.resource)
+        if not new.permissions_given:
+            resource.pop(PERMISSIONS_URN, None)
+        resource.setdefault("active", True)
+        return self._save(exposed, self._stored(exposed), resource, None, new.password, new.permissions_given)
+
+    def _link(self, row: ScimUser) -> None:
+        """The first SCIM write to an exposed dashboard user: the host marks it as provisioned."""
+        if row.host_user_id is not None:
+            self.state.hook.scim_link_user(tenant_id=self.tenant_id, host_user_id=row.host_user_id)
+        self.linked.append(row.id)
+
+    def _host_view(self, host_user_id: str | None, resource: dict[str, Any]) -> dict[str, Any] | None:
+        """``resource`` with what the dashboard holds (``scim_user_state``), or ``None`` when the host
+        keeps no state of its own."""
+        if host_user_id is None:
+            return None
+        state = self.state.hook.scim_user_state(tenant_id=self.tenant_id, host_user_id=host_user_id)
+        return apply_host_state(resource, state) if state is not None else None
 
     @staticmethod
     def _columns(resource: dict[str, Any]) -> dict[str, Any]:
@@ -414,19 +602,28 @@ class UserStore:
             )
         return rows
 
+    def _joins_default(self, resource: dict[str, Any]) -> bool:
+        """Whether the user, named no workspace and no team, joins the tenant's default workspace."""
+        permissions = permissions_from(resource.get(PERMISSIONS_URN))
+        return self.default_workspace is not None and not (permissions.workspaces or permissions.teams)
+
     def _permissions(self, resource: dict[str, Any]) -> Permissions:
         """The requested permissions; a user given no workspace joins the tenant's default workspace.
 
-        The default is applied to the host only, not written into the SCIM document: the document stays
-        what the IdP sent, so its later PATCH ``add`` of a workspace is not mixed with one it never set.
+        The document shows that workspace too (``prepare``): it is what the dashboard holds, so a later
+        PATCH ``add`` of a workspace adds to it, as it would in the dashboard.
         """
         permissions = permissions_from(resource.get(PERMISSIONS_URN))
-        if permissions.workspaces or permissions.teams or self.default_workspace is None:
+        if not self._joins_default(resource):
             return permissions
         return replace(permissions, workspaces=(WorkspaceGrant(workspace=self.default_workspace),))
 
     def _change(self, row: ScimUser, password: str | None, *, with_permissions: bool = True) -> UserChange:
-        resource = row.resource
+        return self._change_for(row.resource, password, with_permissions=with_permissions)
+
+    def _change_for(
+        self, resource: dict[str, Any], password: str | None, *, with_permissions: bool = True
+    ) -> UserChange:
         name = resource.get("name") or {}
         enterprise = resource.get(ENTERPRISE_USER_URN) or {}
         emails = tuple(e["value"] for e in resource.get("emails") or [] if isinstance(e.get("value"), str))
@@ -596,6 +793,29 @@ def _retry_unconditional(if_match: str | None, attempt: Any) -> Any:
         if if_match is not None:
             raise
     return attempt(True)
+
+
+# The permissions extension's attributes the host sets and no client writes.
+_HOST_ONLY_KEYS = ("groupGrants", "provisioningMethod")
+
+
+def _keep_host_owned(old: dict[str, Any], new: dict[str, Any], permissions_given: bool) -> None:
+    """What the dashboard holds and the request did not touch stays in ``new``: the permissions when the
+    request left them alone (a PUT without them keeps them, as the host does), and always what groups
+    grant and how the account was made."""
+    before = old.get(PERMISSIONS_URN)
+    if not isinstance(before, dict):
+        return
+    if not permissions_given:
+        ext = dict(before)
+    else:
+        ext = dict(new.get(PERMISSIONS_URN) or {})
+        ext.update({key: before[key] for key in _HOST_ONLY_KEYS if key in before})
+    if ext:
+        new[PERMISSIONS_URN] = ext
+        schemas = new.setdefault("schemas", [])
+        if PERMISSIONS_URN not in schemas:
+            schemas.append(PERMISSIONS_URN)
 
 
 def _names_user_name(body: dict[str, Any]) -> bool:

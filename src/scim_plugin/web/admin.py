@@ -136,6 +136,8 @@ def save_and_generate() -> Response:
     identity = guarded
     state = get_state()
     form = {key: request.form.get(key, "") for key in FIELDS}
+    # A form without the field (an older tab) keeps the company's policy.
+    form["existing_users"] = form["existing_users"] or None  # type: ignore[assignment]
     method = request.form.get("provisioning_method") or None
     tab = method if method in METHODS else None
     wants_token = request.form.get("action") == "generate"
@@ -190,11 +192,22 @@ def save_and_generate() -> Response:
                 "Settings saved. A token already exists: use \u201cReset token\u201d to replace it.",
                 kind="warning",
             )
-        return _redirect_to_page("Settings saved.")
+        return _redirect_to_page("Settings saved." + _policy_note(saved))
     tenants.emit(
         state, "token.issued", identity.tenant_id, token_id=credential.token_id, issued_by=identity.display
     )
     return _render(identity, new_token=credential.token, notice=notice)
+
+
+def _policy_note(saved: tenants.SavedSettings) -> str:
+    """What a change of the existing-users policy did, in words."""
+    if not saved.policy_users:
+        return ""
+    count = saved.policy_users
+    users = f"{count} existing dashboard user{'' if count == 1 else 's'}"
+    if saved.settings.existing_users == "match":
+        return f" {users} can now be found by the identity provider."
+    return f" {users} no longer visible to the identity provider."
 
 
 def reset_token() -> Response:

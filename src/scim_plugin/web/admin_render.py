@@ -22,6 +22,7 @@ from scim_plugin.access.tokens import mask
 from scim_plugin.seam import AdminIdentity
 from scim_plugin.state import get_state
 from scim_plugin.storage import group_mapping
+from scim_plugin.storage.host_sync import manual_user_count
 from scim_plugin.storage.models import AuditRecord, TenantSettings, Token, utcnow
 from scim_plugin.web.admin_guard import (
     _csrf_token,
@@ -34,7 +35,7 @@ from scim_plugin.web.method_status import method_statuses
 RECENT_ACTIVITY = 20
 
 
-FIELDS = ("default_workspace", "service_origin", "ip_allowlist")
+FIELDS = ("default_workspace", "service_origin", "ip_allowlist", "existing_users")
 
 
 #: Entra ID's flag for its current PATCH dialect, appended to the Tenant URL (peers-and-idps.md §4.1).
@@ -168,6 +169,7 @@ def _render(
             "default_workspace": (settings.default_workspace_id or "") if settings else "",
             "service_origin": settings.service_origin if settings else "",
             "ip_allowlist": settings.ip_allowlist if settings else "",
+            "existing_users": settings.existing_users if settings else "manual",
         }
     active_method = method_named(settings.provisioning_method) if settings else None
     shown = METHODS.get(tab or "") or active_method or CUSTOM
@@ -179,6 +181,8 @@ def _render(
         "settings": settings,
         "enabled": bool(token and settings and settings.enabled),
         "workspaces": state.hook.scim_list_workspaces(tenant_id=tenant_id) or [],
+        # Before the admin chooses "match": how many users it would expose (None: the host does not say).
+        "manual_users": manual_user_count(state, tenant_id),
         "form": form,
         "errors": errors or {},
         "token": token,

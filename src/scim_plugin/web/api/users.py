@@ -58,7 +58,16 @@ def _store() -> UserStore:
     default = None
     if settings.default_workspace_id or settings.default_workspace_name:
         default = Ref(id=settings.default_workspace_id, name=settings.default_workspace_name)
-    return UserStore(get_state(), context.tenant_id, default)
+    return UserStore(
+        get_state(), context.tenant_id, default, settings.existing_users, settings.provisioning_method
+    )
+
+
+def _note_links(store: UserStore) -> None:
+    """An exposed dashboard user this request took over: said on its audit record and as an event."""
+    for user_id in store.linked:
+        g.scim_audit_note = "linked an existing dashboard user (existing users: match)"
+        defer_event("user.linked", store.tenant_id, id=user_id)
 
 
 def _braze_style() -> bool:
@@ -248,12 +257,15 @@ def create_user() -> Response:
     # Rendered before anything is written: on SQLite the one write lock is held from the first write
     # to the commit, and the new user has no host user yet, so no ``lastSignInAt`` to show.
     response = _rendered_response(new.row, 201, Location=_location(new.row.id))
-    row = store.insert(new)
+    row, changed = store.insert(new)
     g.scim_resource_id = row.id  # only now: a refused create names no resource in the audit trail
-    if _last_sign_in(row) is not None:
-        # A host that adopted an existing account for this user: show when it last signed in.
+    if changed or _last_sign_in(row) is not None:
+        # The dashboard holds more than the request said, the POST took over an existing dashboard user,
+        # or a host adopted an existing account (show when it last signed in).
         response = _resource_response(row, 201, Location=_location(row.id))
-    defer_event("user.created", row.tenant_id, id=row.id, user_name=row.user_name)
+    _note_links(store)
+    if not store.linked:
+        defer_event("user.created", row.tenant_id, id=row.id, user_name=row.user_name)
     return response
 
 
@@ -292,7 +304,9 @@ def search_users() -> Response:
 
 def replace_user(user_id: str) -> Response:
     refuse_search_path(user_id)
-    row = _store().replace(user_id, json_body(request), request.headers.get("If-Match"))
+    store = _store()
+    row = store.replace(user_id, json_body(request), request.headers.get("If-Match"))
+    _note_links(store)
     defer_event("user.updated", row.tenant_id, id=row.id)
     return _resource_response(row)
 
@@ -300,7 +314,9 @@ def replace_user(user_id: str) -> Response:
 def patch_user(user_id: str) -> Response:
     refuse_search_path(user_id)
     operations = patch_operations(request)
-    row, changed, was_active = _store().patch(user_id, operations, request.headers.get("If-Match"))
+    store = _store()
+    row, changed, was_active = store.patch(user_id, operations, request.headers.get("If-Match"))
+    _note_links(store)
     if changed:
         name = "user.updated"
         if was_active != row.active:
