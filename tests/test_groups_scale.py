@@ -168,22 +168,24 @@ def test_a_membership_patch_locks_the_group_only_from_its_update(
 ) -> None:
     """An IdP's membership PATCH (members by id, no If-Match) reads the group without ``FOR UPDATE``: its
     row lock comes with the version UPDATE, so concurrent PATCHes of one group wait for each other's
-    commit only. A rename, an ``If-Match`` or a group whose members carry grants still lock from the read.
+    commit only. A rename, an ``If-Match`` or a group whose members carry grants still lock from the read;
+    grants also lock each member's user row, whose document (and version) now shows them.
     (Row locks are PostgreSQL's; SQLite has one writer at a time and its compiler drops ``FOR UPDATE``.)"""
     if not database_url.startswith("postgresql"):
         pytest.skip("row locks: PostgreSQL only (SQLite serialises writers and never emits FOR UPDATE)")
     someone = new_user(scim)["id"]
     group = new_group(scim, "Locks")
 
-    def locked_reads(*ops: dict[str, Any], **kwargs: Any) -> list[str]:
+    def locked_reads(*ops: dict[str, Any], table: str | None = "scim_groups", **kwargs: Any) -> list[str]:
+        """The ``FOR UPDATE`` reads of one PATCH, of ``table`` (``None``: of any table)."""
         with statements(app) as seen:
             r = patch(scim, group["id"], *ops, **kwargs)
         assert r.status_code in (200, 204), r.get_data(as_text=True)
-        return [s for s in seen if "for update" in s.lower()]
+        return [s for s in seen if "for update" in s.lower() and (table is None or f"FROM {table} " in s)]
 
     add = {"op": "add", "path": "members", "value": [{"value": someone}]}
     remove = {"op": "remove", "path": f'members[value eq "{someone}"]'}
-    assert locked_reads(add) == [] and locked_reads(remove) == []
+    assert locked_reads(add, table=None) == [] and locked_reads(remove, table=None) == []
     assert len(locked_reads({"op": "replace", "path": "displayName", "value": "Locks 2"})) == 1
     version = scim.get(f"/Groups/{group['id']}").headers["ETag"]
     assert len(locked_reads(add, headers={"If-Match": version})) == 1
@@ -194,3 +196,5 @@ def test_a_membership_patch_locks_the_group_only_from_its_update(
     )
     assert result.exit_code == 0, result.output
     assert len(locked_reads(remove)) == 1 and len(locked_reads(add)) == 1
+    assert len(locked_reads(remove, table="scim_users")) == 1
+    assert len(locked_reads(add, table="scim_users")) == 1

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import g
 from sqlalchemy import func, insert, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -15,6 +16,7 @@ from ..models import (
 )
 from .common import (
     _USERS,
+    _WORKSPACE_BY_ID,
     _company_id,
     _errors,
     _seam,
@@ -33,6 +35,9 @@ from .postgresql import _insert_user_with_membership
 from .user_state import Names, profile_state, remember
 
 _INSERT_USER = insert(_USERS).returning(_USERS.c.id)
+# PostgreSQL aborts the whole transaction on a unique violation, after which not even the refusal's
+# message could be read on it; DO NOTHING leaves it usable (and returns no id).
+_INSERT_USER_OR_NOTHING = postgresql.insert(_USERS).on_conflict_do_nothing().returning(_USERS.c.id)
 
 
 _INSERT_ROWS = {
@@ -65,20 +70,30 @@ def scim_create_user(tenant_id: str, user: Any) -> str:
     memberships = list(grants.memberships.items()) if grants is not None else []
     # Plain INSERTs: a new user has nothing to load or reconcile, so the ORM's unit of work (which
     # _apply_permissions needs for updates) would only add its bookkeeping.
+    on_postgresql = db.session.get_bind().dialect.name == "postgresql"
     try:
-        if len(memberships) == 1 and db.session.get_bind().dialect.name == "postgresql":
+        if len(memberships) == 1 and on_postgresql:
             # The usual create (one workspace): the user and its membership in one round trip.
             workspace_id, granted = memberships.pop()
             params = {f"u_{key}": value for key, value in values.items()}
             params.update(_membership_params(company_id, workspace_id, granted))
             host_id = db.session.execute(_insert_user_with_membership(tuple(values)), params).scalar()
             if host_id is None:
-                raise _unknown_workspace(workspace_id, unchecked)
+                # No row: the workspace is not the company's (a user row written goes with the
+                # rollback), or else the email is taken (nothing was written).
+                known = {"id": workspace_id, "company_id": company_id}
+                if db.session.execute(_WORKSPACE_BY_ID, known).first() is None:
+                    raise _unknown_workspace(workspace_id, unchecked)
+                raise _errors().Uniqueness(_taken(company_id, email))
         else:
-            host_id = db.session.execute(_INSERT_USER, values).scalar_one()
+            insert_user = _INSERT_USER_OR_NOTHING if on_postgresql else _INSERT_USER
+            host_id = db.session.execute(insert_user, values).scalar()
+            if host_id is None:
+                raise _errors().Uniqueness(_taken(company_id, email))
     except IntegrityError as exc:
         # The unique index on lower(email) answers "is it taken?" in the INSERT itself (no lookup
         # first, and no race between a lookup and the INSERT); the plugin rolls the request back.
+        # Other databases undo only the failed statement, so the transaction can still be read.
         if "email" not in str(exc.orig).lower():
             raise
         raise _errors().Uniqueness(_taken(company_id, email)) from None
@@ -111,13 +126,13 @@ def scim_create_user(tenant_id: str, user: Any) -> str:
 
 def _taken(company_id: int, email: str) -> str:
     """The refusal of an email a dashboard user has: for one of this company made by hand, what the
-    admin can do about it. Read on a connection of its own: this transaction has failed on PostgreSQL."""
-    with db.engine.connect() as connection:
-        found = connection.execute(
-            select(_USERS.c.company_id, _USERS.c.provisioning_method).where(
-                func.lower(_USERS.c.email) == email.lower()
-            )
-        ).first()
+    admin can do about it. Read in the request's own transaction: a second connection per refused
+    create would exhaust the pool when an IdP retries a batch of them at once."""
+    found = db.session.execute(
+        select(_USERS.c.company_id, _USERS.c.provisioning_method).where(
+            func.lower(_USERS.c.email) == email.lower()
+        )
+    ).first()
     if found is not None and found.company_id == company_id and found.provisioning_method == "manual":
         return (
             f'A dashboard user with email "{email}" already exists in this company and is managed '

@@ -14,6 +14,7 @@ import functools
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, text, true
+from sqlalchemy.dialects import postgresql
 
 from ..extensions import db
 from ..models import (
@@ -35,11 +36,12 @@ from .memberships import (
 @functools.lru_cache(maxsize=8)
 def _insert_user_with_membership(user_columns: tuple[str, ...]) -> Any:
     """PostgreSQL: the user (parameters ``u_<column>``) in a writable CTE of the INSERT of its one
-    membership, which returns the new id, or nothing when the company has no such workspace. No
-    parameter is named as a column: SQLAlchemy would add that column to the outer INSERT."""
+    membership, which returns the new id, or nothing when the company has no such workspace or the email
+    is taken. No parameter is named as a column: SQLAlchemy would add that column to the outer INSERT."""
     new_user = (
-        insert(_USERS)
+        postgresql.insert(_USERS)
         .values({key: bindparam(f"u_{key}") for key in user_columns})
+        .on_conflict_do_nothing()  # a taken email writes nothing and keeps the transaction usable
         .returning(_USERS.c.id)
         .cte("new_user")
     )
