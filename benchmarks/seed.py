@@ -4,7 +4,10 @@
 in-process with the plugin's own code for everything but the transaction:
 
 * the SCIM document is ``resources.normalize_input(body, USER_RESOURCE)`` with ``active`` defaulted, as
-  ``UserStore.create`` does, and the indexed columns are ``UserStore._columns(document)``;
+  ``UserStore.create`` does, with what the dashboard then holds written over it
+  (``host_view.apply_host_state``: the default workspace it joined, ``provisioningMethod``), and the
+  indexed columns are ``UserStore._columns(document)``; the user is managed by SCIM, changed now, by
+  the tenant's provisioning method;
 * ``scim_user_values`` gets one row per entry of the multi-valued attributes, as ``_write_values`` does;
 * the host side gets what the example host's ``scim_create_user`` writes: a ``users`` row
   (``provisioning_method='scim'``, no company permissions) and a ``workspace_memberships`` row for the
@@ -24,16 +27,19 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from examples.host_app.extensions import db as host_db
-from examples.host_app.models import Company, User, WorkspaceMembership
+from examples.host_app.models import Company, User, Workspace, WorkspaceMembership
 from flask import Flask
 from sqlalchemy import func, insert, select, update
 
+from scim_plugin.core.host_view import apply_host_state
 from scim_plugin.core.resources import normalize_input
 from scim_plugin.core.schemas import ENTERPRISE_USER_URN, USER_RESOURCE
+from scim_plugin.seam import HostUserState, Permissions, Ref, WorkspaceGrant
 from scim_plugin.storage.models import ScimGroup, ScimGroupMember, ScimUser, ScimUserValue, TenantSettings
 from scim_plugin.storage.sql_filters import VALUE_TABLE_ATTRIBUTES, fold
 from scim_plugin.storage.user_store import UserStore
@@ -84,8 +90,18 @@ def _value_rows(user_id: str, tenant_id: str, resource: dict[str, Any]) -> list[
     return rows
 
 
+@dataclass(frozen=True)
+class Tenant:
+    """What seeding needs of a tenant: its id, default workspace and provisioning method."""
+
+    id: str
+    workspace_id: int | None
+    workspace_name: str | None
+    method: str
+
+
 def build_user(
-    i: int, tenant_id: str, prefix: str = "user"
+    i: int, tenant: Tenant, prefix: str = "user"
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
     """(scim_users row without host_user_id, scim_user_values rows, host users row) for user ``i``."""
     resource = normalize_input(user_body(i, prefix), USER_RESOURCE)
@@ -93,20 +109,9 @@ def build_user(
     resource.setdefault("active", True)
     for key in ("id", "meta", "groups"):
         resource.pop(key, None)
-    now = datetime.now(UTC)
-    user_id = str(uuid.uuid4())
-    row = {
-        "id": user_id,
-        "tenant_id": tenant_id,
-        "version": 1,
-        "created_at": now,
-        "updated_at": now,
-        "resource": resource,
-        **UserStore._columns(resource),
-    }
     name = resource.get("name") or {}
     host = {
-        "company_id": int(tenant_id),
+        "company_id": int(tenant.id),
         "email": resource["userName"],
         "given_name": name.get("givenName") or "",
         "family_name": name.get("familyName") or "",
@@ -114,17 +119,49 @@ def build_user(
         "active": bool(resource.get("active", True)),
         "company_permissions": [],
         "provisioning_method": "scim",
-        "created_at": now,
     }
-    return row, _value_rows(user_id, tenant_id, resource), host
+    workspaces = ()
+    if tenant.workspace_id is not None:
+        joined = Ref(id=str(tenant.workspace_id), name=tenant.workspace_name)
+        workspaces = (WorkspaceGrant(workspace=joined),)
+    resource = apply_host_state(
+        resource,
+        HostUserState(
+            user_name=host["email"],
+            email=host["email"],
+            given_name=host["given_name"],
+            family_name=host["family_name"],
+            department=host["department"],
+            active=host["active"],
+            permissions=Permissions(workspaces=workspaces),
+            provisioning_method="scim",
+        ),
+    )
+    now = datetime.now(UTC)
+    user_id = str(uuid.uuid4())
+    row = {
+        "id": user_id,
+        "tenant_id": tenant.id,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+        "resource": resource,
+        "managed": True,
+        "scim_changed_at": now,
+        "scim_method": tenant.method,
+        **UserStore._columns(resource),
+    }
+    return row, _value_rows(user_id, tenant.id, resource), {**host, "created_at": now}
 
 
-def tenant_of(app: Flask, slug: str) -> tuple[str, int | None]:
+def tenant_of(app: Flask, slug: str) -> Tenant:
     with app.app_context():
         company_id = host_db.session.execute(select(Company.id).where(Company.slug == slug)).scalar_one()
         settings = host_db.session.get(TenantSettings, str(company_id))
         workspace = int(settings.default_workspace_id) if settings and settings.default_workspace_id else None
-        return str(company_id), workspace
+        workspace_name = host_db.session.get(Workspace, workspace).name if workspace is not None else None
+        method = settings.provisioning_method if settings else "custom"
+        return Tenant(str(company_id), workspace, workspace_name, method)
 
 
 HOST_SKIP = ("id", "created_at", "last_sign_in_at")
@@ -136,7 +173,7 @@ def host_template(app: Flask, slug: str) -> dict[str, Any]:
     They are copied from user 0, which came through the API: every seeded user has the same permissions
     (none given: the tenant's default workspace), so what the host stored for user 0 holds for all.
     """
-    tenant_id, _ = tenant_of(app, slug)
+    tenant_id = tenant_of(app, slug).id
     with app.app_context():
         host_id = host_db.session.execute(
             select(ScimUser.host_user_id).where(
@@ -152,12 +189,13 @@ def seed_plugin(app: Flask, slug: str, start: int, stop: int, prefix: str = "use
 
     ``prefix`` starts their userNames: other than ``user``, a pool apart from the tenant's users.
     """
-    tenant_id, workspace_id = tenant_of(app, slug)
+    tenant = tenant_of(app, slug)
+    workspace_id = tenant.workspace_id
     template = host_template(app, slug)
     with app.app_context():
         session = host_db.session
         for low in range(start, stop, BATCH):
-            built = [build_user(i, tenant_id, prefix) for i in range(low, min(low + BATCH, stop))]
+            built = [build_user(i, tenant, prefix) for i in range(low, min(low + BATCH, stop))]
             session.execute(insert(User), [{**template, **host} for _, _, host in built])
             emails = [host["email"] for _, _, host in built]
             host_ids = dict(session.execute(select(User.email, User.id).where(User.email.in_(emails))).all())
@@ -202,8 +240,9 @@ def _same_column(key: str, api: Any, bulk: Any) -> bool:
 
 def verify_against_api(app: Flask, slug: str, i: int) -> list[str]:
     """Differences between what the API stored for user ``i`` and what the bulk path would store."""
-    tenant_id, workspace_id = tenant_of(app, slug)
-    row, values, host = build_user(i, tenant_id)
+    tenant = tenant_of(app, slug)
+    tenant_id, workspace_id = tenant.id, tenant.workspace_id
+    row, values, host = build_user(i, tenant)
     problems = []
     with app.app_context():
         session = host_db.session
@@ -269,7 +308,7 @@ def seed_ceiling(app: Flask, start: int, stop: int, prefix: str = "user") -> Non
 
 def plugin_users(app: Flask, slug: str, pattern: str) -> list[tuple[str, str]]:
     """(id, userName) of the tenant's users whose folded userName is LIKE ``pattern``, oldest first."""
-    tenant_id, _ = tenant_of(app, slug)
+    tenant_id = tenant_of(app, slug).id
     with app.app_context():
         return [
             (r.id, r.user_name)
@@ -282,7 +321,7 @@ def plugin_users(app: Flask, slug: str, pattern: str) -> list[tuple[str, str]]:
 
 
 def plugin_count(app: Flask, slug: str) -> int:
-    tenant_id, _ = tenant_of(app, slug)
+    tenant_id = tenant_of(app, slug).id
     with app.app_context():
         return host_db.session.execute(
             select(func.count()).select_from(ScimUser).where(ScimUser.tenant_id == tenant_id)
@@ -329,7 +368,7 @@ def seed_group_members(app: Flask, slug: str, group_id: str, user_ids: list[str]
     """Bulk-insert ``user_ids`` as members of the group: the ``scim_group_members`` rows a membership
     ``add`` writes (an unmapped group: no host grants, so nothing else is written; as in
     ``tests/test_groups_scale.py``)."""
-    tenant_id, _ = tenant_of(app, slug)
+    tenant_id = tenant_of(app, slug).id
     with app.app_context():
         for low in range(0, len(user_ids), BATCH):
             host_db.session.execute(
