@@ -231,7 +231,7 @@ def _render(
     if new_token or refused:
         replace_url = url_for(
             "scim_admin.settings_page",
-            method=tab if tab in METHODS else None,
+            method=shown.name if shown is not (active_method or CUSTOM) else None,
             group=groups["selected"].id if editing else None,
             page=groups["groups_page"] if groups["groups_page"] > 1 else None,
         )
