@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from scim_plugin.storage.models import TenantSettings, Token
+from scim_plugin.storage.models import ScimGroupMapping, TenantSettings, Token
 
 from .conftest import login
 from .test_admin_page import (
@@ -205,6 +205,25 @@ def test_a_stale_reset_changes_nothing(admin: FlaskClient, app: Flask) -> None:
     assert scim_get(admin, token).status_code == 200
 
 
+def test_a_stale_group_mapping_keeps_what_was_chosen(admin: FlaskClient, app: Flask) -> None:
+    from tests.conftest import ScimClient, issue_token
+
+    scim = ScimClient(app.test_client(), issue_token(app))
+    group = scim.post(
+        "/Groups", json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Crew"}
+    ).get_json()
+    response = admin.post(
+        MAP, data={"group_id": group["id"], "role": "Campaign Manager", "csrf_token": "old"}
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "This form had expired" in summary_of(page)
+    assert '<option value="Campaign Manager" selected>' in page  # the choice is kept, in the group's form
+    assert 'id="map-group-form"' in page
+    with app.app_context():
+        assert host_db.session.execute(select(ScimGroupMapping)).first() is None  # nothing was mapped
+
+
 # --- 7. PRG, and an error summary that names the fields -------------------------------------------------
 
 
@@ -313,6 +332,13 @@ def test_the_token_is_never_logged(admin: FlaskClient, app: Flask, caplog: pytes
     logged = caplog.text + "".join(str(record.args) for record in caplog.records)
     assert token not in logged and new not in logged
     assert token[22:] not in logged
+
+
+def test_an_issued_credential_keeps_its_token_out_of_its_repr() -> None:
+    from scim_plugin.seam import IssuedCredential
+
+    credential = IssuedCredential(token="scim_secret-value", token_id="tid", hint="alue")
+    assert "secret-value" not in repr(credential) and "tid" in repr(credential)
 
 
 # --- 9. favicon ------------------------------------------------------------------------------------------

@@ -171,7 +171,7 @@ class ScimConfig:
         try:
             trusted = parse_allowlist(proxies)
         except AllowlistError as exc:
-            raise ConfigError("SCIM_TRUSTED_PROXIES", str(exc)) from None
+            raise ConfigError("SCIM_TRUSTED_PROXIES", exc.describe()) from None
 
         rate = get("SCIM_RATE_LIMIT")
         if not isinstance(rate, str) or not (rate.strip().lower() == "off" or _valid_rate(rate)):

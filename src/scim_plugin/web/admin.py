@@ -1,7 +1,10 @@
 """The "SCIM Provisioning" page under Settings > Admin Settings.
 
 Only the tenant's company admins reach it (anyone else: 403, signed out: 401). Every state change is a
-POST carrying the session's CSRF token.
+POST carrying the session's CSRF token; a POST whose token is missing or stale changes nothing and shows
+the form again with what was typed (:class:`~scim_plugin.web.admin_guard.StaleForm`, 400). A refused form
+answers 400 with an error summary naming each field; a successful one redirects (303) to the page.
+Every response is sent with a Content-Security-Policy (``SCIM_ADMIN_CSP``) and ``X-Frame-Options: DENY``.
 
 How a new token is shown exactly once
 -------------------------------------
@@ -15,7 +18,11 @@ parking the clear token somewhere between the POST and the GET:
 * An in-process dict breaks with several worker processes.
 * A database row means a table (and migration) holding a recoverable secret, however short-lived.
 
-Instead, two things stop a reload or "Back" from issuing a token silently:
+That response is the page in one state: the endpoint and the whole token, and after a reset what became
+of the previous token (stopped, or until when it still works), without the masked "API access" card.
+The token never reaches a log: ``IssuedToken`` and ``IssuedCredential`` keep it out of their ``repr``.
+
+Instead of PRG, two things stop a reload or "Back" from issuing a token silently:
 
 1. Every state-changing form carries a one-time *form nonce* (in addition to the CSRF token). The
    session keeps the few most recent unused nonces; a POST consumes its nonce before doing anything.
