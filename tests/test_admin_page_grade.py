@@ -160,6 +160,36 @@ class TestRefusedAddress:
         assert "Never used yet" not in admin.get(PAGE).get_data(as_text=True)
 
 
+# --- 5. what the phone layout needs from the markup (the layout itself is checked in the browser) ------
+
+
+def test_every_table_cell_names_its_column_for_the_phone_cards(admin: FlaskClient, app: Flask) -> None:
+    from tests.conftest import ScimClient, issue_token
+
+    token = issue_token(app)
+    ScimClient(app.test_client(), token).post(
+        "/Groups",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Provisioning-Administrators-Of-The-Northern-Region and friends",
+        },
+    )
+    assert ScimClient(app.test_client(), token, origin="wrong.example").get("/Users").status_code == 401
+    page = admin.get(PAGE).get_data(as_text=True)
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    for table in ("scim-activity", "scim-group-list"):
+        body = page[page.index(f'id="{table}"') : page.index("</table>", page.index(f'id="{table}"'))]
+        assert 'class="scim-activity stack"' in page and 'class="scim-table stack"' in page
+        cells = re.findall(r"<td[^>]*>", body)
+        assert cells
+        assert all("data-label=" in cell or "row-actions" in cell for cell in cells), cells
+    activity = page[page.index('id="scim-activity"') :]
+    for label in ("Time (UTC)", "Request", "Status", "From", "Reason"):
+        assert f'data-label="{label}"' in activity
+    # Only a name with an overlong word may break inside a word.
+    assert re.search(r'<th scope="row" class="group-name long-word">Provisioning-Administrators', page)
+
+
 # --- 6. a stale or missing CSRF token re-renders the form --------------------------------------------------
 
 
