@@ -71,9 +71,9 @@ from scim_plugin.seam import AdminIdentity
 from scim_plugin.state import get_state
 from scim_plugin.storage import group_mapping
 from scim_plugin.storage.models import TenantSettings
+from scim_plugin.web.admin_answers import security_headers, stale_form
 from scim_plugin.web.admin_guard import (
     NOTICE_KEY,
-    STALE_FORM,
     StaleForm,
     _admin,
     _check_csrf,
@@ -102,34 +102,8 @@ def create_admin_blueprint(config: ScimConfig) -> Blueprint:
     bp.add_url_rule("/groups/map", view_func=map_group, methods=["POST"])
     bp.add_url_rule("/groups/unmap", view_func=unmap_group, methods=["POST"])
     bp.register_error_handler(StaleForm, stale_form)
-    bp.after_request(_security_headers)
+    bp.after_request(security_headers)
     return bp
-
-
-def _security_headers(response: Response) -> Response:
-    """Every response of the settings page (and its assets): never framed (clickjacking would let
-    another site make the admin reset or disable), and only the page's own scripts and styles run."""
-    state = get_state()
-    response.headers["Content-Security-Policy"] = state.config.admin_csp
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
-    return response
-
-
-def stale_form(_exc: StaleForm) -> Response:
-    """A form whose CSRF token had expired: nothing was done; show it again with what was typed."""
-    identity = _admin()
-    context: dict[str, Any] = {}
-    if request.endpoint == "scim_admin.save":
-        method = request.form.get("provisioning_method")
-        context["form"] = {key: request.form.get(key, "") for key in FIELDS}
-        context["tab"] = method if method in METHODS else None
-    elif request.endpoint == "scim_admin.map_group":
-        context["page"] = _page_number(request.form.get("page"))
-        context["group_id"] = request.form.get("group_id") or "-"
-        context["group_form"] = _mapping_form(request.form)
-    return _render(identity, form_error=STALE_FORM, status=400, **context)
 
 
 # --- access and request protection -------------------------------------------------------------------
@@ -147,9 +121,6 @@ def _guard_confirmed(step: str, **context: Any) -> AdminIdentity | Response:
     if request.form.get("confirm") != "yes":
         return _render(guarded, confirm=step, **context)
     return guarded
-
-
-# --- rendering -------------------------------------------------------------------------------------------
 
 
 # --- views -----------------------------------------------------------------------------------------------
