@@ -148,7 +148,7 @@ def make_user(app: Flask, email: str, password: str) -> None:
 
 def watched_page(context: Any) -> tuple[Any, list[str]]:
     """A new page and the script errors it logs ("Failed to load resource" is not one: the 400
-    validation answer and a missing favicon log it by design)."""
+    validation answer logs it by design; ``test_admin_page_browser.py`` counts every console error)."""
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -310,7 +310,11 @@ def test_invalid_choices_are_form_errors_and_write_nothing(
     page = response.get_data(as_text=True)
     assert message in form_error(page, field)
     assert f'aria-describedby="map-{field}-help map-{field}-error"' in page
-    assert 'role="alert" id="map-group-errors"' in page
+    # The error summary at the top names the problem and links to the field.
+    summary = page[page.index('id="error-summary"') : page.index("</div>", page.index('id="error-summary"'))]
+    assert 'role="alert"' in summary and message in summary
+    assert f'href="#map-{field}"' in summary
+    assert 'id="map-group-errors"' in page
     assert mapping_rows(app) == []
     assert [access(app, f"u{i}@acme.example") for i in range(2)] == crew["before"]
 
@@ -587,7 +591,7 @@ def test_many_groups_are_paged_with_a_constant_number_of_queries(
     assert 'rel="next" href="/settings/admin/scim/?page=2#scim-groups"' in page and 'rel="prev"' not in page
     _, last = _statements(app, admin_client, f"{PAGE}?page=3")
     assert len(re.findall(r'<th scope="row" class="group-name">', last)) == 10
-    assert ">Team 0059</th>" in last and '<td class="num">59</td>' in last
+    assert ">Team 0059</th>" in last and '<td class="num" data-label="Members">59</td>' in last
     assert 'rel="prev" href="/settings/admin/scim/?page=2#scim-groups"' in last and 'rel="next"' not in last
     # Past the end (or nonsense): the nearest real page.
     assert _statements(app, admin_client, f"{PAGE}?page=99")[1].count("(page 3 of 3)") == 1

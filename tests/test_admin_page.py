@@ -306,7 +306,7 @@ def test_generate_shows_token_once_and_it_works(admin: FlaskClient, app: Flask) 
     response, token = generate(admin, app)
     assert "no-store" in response.headers["Cache-Control"]
     page = response.get_data(as_text=True)
-    assert 'value="http://localhost/scim/v2"' in page  # absolute endpoint
+    assert ">http://localhost/scim/v2</textarea>" in page  # absolute endpoint, whole
     assert page.count(token) == 1
     assert 'data-copy="scim-token-new"' in page
     assert 'data-copy="scim-endpoint-new"' in page
@@ -383,7 +383,7 @@ def test_reset_issues_a_new_token_and_the_old_stops_working(admin: FlaskClient, 
     assert "no-store" in response.headers["Cache-Control"]
     page = response.get_data(as_text=True)
     assert old not in page
-    assert "stops working" in page
+    assert "The previous token stopped working" in page
     assert scim_get(admin, new).status_code == 200
     assert scim_get(admin, old).status_code == 401
     assert new not in admin.get(PAGE).get_data(as_text=True)
@@ -400,7 +400,10 @@ class TestRotationGrace:
         page = admin.get(PAGE).get_data(as_text=True)
         assert "keeps working for 5 minutes" in page
         response, new = reset(admin)
-        assert "keeps working for 5 minutes" in response.get_data(as_text=True)
+        # The one token state says until when the previous token still works.
+        note = re.search(r'id="previous-token-note">(.*?)</p>', response.get_data(as_text=True), re.S)
+        assert note and "The previous token keeps working until" in note.group(1)
+        assert "5 minutes grace period" in note.group(1)
         assert scim_get(admin, new).status_code == 200
         assert scim_get(admin, old).status_code == 200
         page = admin.get(PAGE).get_data(as_text=True)

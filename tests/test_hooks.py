@@ -463,6 +463,25 @@ def test_hook_scim_verify_token(
     assert ScimClient(client, "static-test-token").get("/Users").status_code == status
 
 
+def test_hook_scim_token_used(app: Flask, client: Any, register: Register) -> None:
+    token = issue_token(app)
+    uses: list[tuple[str, str, str | None]] = []
+
+    class Observer:
+        @hookimpl
+        def scim_token_used(self, tenant_id: str, token_id: str, address: str | None) -> None:
+            uses.append((tenant_id, token_id, address))
+
+    register(Observer())
+    # Refused after the token verified (wrong origin): not a use.
+    assert ScimClient(client, token, origin="evil.example").get("/Users").status_code == 401
+    assert uses == []
+    assert ScimClient(client, token).get("/Users").status_code == 200
+    with app.app_context():
+        token_id = db.session.execute(select(Token.token_id)).scalar_one()
+    assert uses == [(str(company_id(app)), token_id, "127.0.0.1")]
+
+
 def test_hook_scim_revoke_tokens(app: Flask, client: Any) -> None:
     token = issue_token(app)
     result = cli(app, "scim", "token", "revoke", "--tenant", "acme")

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from scim_plugin.ip import (
     MAX_ENTRIES,
+    MAX_NAMED_PROBLEMS,
     MAX_TEXT_LENGTH,
     AllowlistError,
     IpAllowlist,
@@ -66,7 +67,7 @@ def test_parse_valid(text: str, normalized: str) -> None:
     ("text", "entry", "fragment"),
     [
         ("abc", "abc", ""),
-        ("xyz", "xyz", "expected an IP address"),
+        ("xyz", "xyz", "not an IP address, range or CIDR block"),
         ("10.0.0.1-", "10.0.0.1-", "start and an end"),
         ("-10.0.0.1", "-10.0.0.1", "start and an end"),
         ("10.0.0.1-10.0.0.2-10.0.0.3", "10.0.0.1-10.0.0.2-10.0.0.3", "start-end"),
@@ -78,7 +79,7 @@ def test_parse_valid(text: str, normalized: str) -> None:
         ("10.0.0.1/8", "10.0.0.1/8", "host bits"),
         ("2001:db8::1/32", "2001:db8::1/32", 'did you mean "2001:db8::/32"'),
         ("300.1.1.1", "300.1.1.1", "300"),
-        ("10.0.0.300", "10.0.0.300", "300 (> 255)"),
+        ("10.0.0.300", "10.0.0.300", "not an IP address, range or CIDR block"),
         ("10.0.0.1/abc", "10.0.0.1/abc", "not a number"),
         ("10.0.0.1/", "10.0.0.1/", "not a number"),
         ("10.0.0.1/-8", "10.0.0.1/-8", ""),
@@ -87,12 +88,12 @@ def test_parse_valid(text: str, normalized: str) -> None:
         ("10.0.0.*", "10.0.0.*", "wildcards"),
         ("10.0.0", "10.0.0", ""),
         ("010.0.0.1", "010.0.0.1", ""),
-        ("localhost", "localhost", "expected an IP address, a CIDR block"),
+        ("localhost", "localhost", "not an IP address, range or CIDR block"),
         ("fe80::1%eth0", "fe80::1%eth0", "zone"),
         ("[2001:db8::1]", "[2001:db8::1]", ""),
         ("2001:db8:::1", "2001:db8:::1", ""),
         ("1.2.3.4 5.6.7.8", "1.2.3.4 5.6.7.8", ""),
-        ("1.2.3.4; DROP TABLE users", "1.2.3.4; DROP TABLE users", "expected an IP address"),
+        ("1.2.3.4; DROP TABLE users", "1.2.3.4; DROP TABLE users", "not an IP address"),
         ("' OR '1'='1", "' OR '1'='1", ""),
         ("10.0.0.1, bogus, 10.0.0.2", "bogus", ""),
         ("10.0.0.1\n10.0.0.0/33", "10.0.0.0/33", ""),
@@ -108,9 +109,38 @@ def test_parse_invalid_names_entry(text: str, entry: str, fragment: str) -> None
     assert isinstance(info.value, ValueError)
 
 
-def test_parse_octet_message_is_specific() -> None:
-    with pytest.raises(AllowlistError, match=r'"10\.0\.0\.300": .*300'):
+def test_parse_octet_message_names_the_entry_in_product_words() -> None:
+    with pytest.raises(AllowlistError, match=r'"10\.0\.0\.300": not an IP address') as info:
         parse_allowlist("10.0.0.300")
+    # Not the parser's own text ("Octet 300 (> 255) not permitted in '10.0.0.300'").
+    assert "Octet" not in str(info.value) and "permitted" not in info.value.describe()
+
+
+def test_every_bad_entry_is_named_in_order() -> None:
+    with pytest.raises(AllowlistError) as info:
+        parse_allowlist("10.0.0.300, 10.0.0.1\nfoo\n10.0.0.0/33, 10.0.0.*")
+    assert info.value.entry == "10.0.0.300"
+    assert [problem.entry for problem in info.value.problems] == [
+        "10.0.0.300",
+        "foo",
+        "10.0.0.0/33",
+        "10.0.0.*",
+    ]
+    assert info.value.describe() == (
+        '"10.0.0.300" is not an IP address, range or CIDR block; '
+        '"foo" is not an IP address, range or CIDR block; '
+        '"10.0.0.0/33": prefix length must be between 0 and 32 for IPv4; '
+        '"10.0.0.*": wildcards are not supported; use a CIDR block such as 10.0.0.0/8 or a range.'
+    )
+
+
+def test_many_bad_entries_are_counted_beyond_the_named_ones() -> None:
+    with pytest.raises(AllowlistError) as info:
+        parse_allowlist(", ".join(f"bad{i}" for i in range(MAX_NAMED_PROBLEMS + 5)))
+    assert len(info.value.problems) == MAX_NAMED_PROBLEMS + 5
+    described = info.value.describe()
+    assert described.count("is not an IP address") == MAX_NAMED_PROBLEMS
+    assert described.endswith("; and 5 more.")
 
 
 def test_too_many_entries() -> None:

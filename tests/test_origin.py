@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scim_plugin.access.origin import MAX_ORIGIN_LENGTH, normalize_origin, origins_match
+from scim_plugin.access.origin import MAX_ORIGIN_LENGTH, normalize_origin, origins_match, validate_origin
 
 
 @pytest.mark.parametrize(
@@ -115,3 +115,69 @@ def test_characters_no_origin_contains_are_refused(value: str) -> None:
     with pytest.raises(ValueError, match="must not contain"):
         normalize_origin(value)
     assert not origins_match("example.com", value)
+
+
+# --- what an admin may save ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "saved"),
+    [
+        ("idp.example.com", "idp.example.com"),
+        ("IdP.Example.COM", "idp.example.com"),
+        ("idp.example.com:8443", "idp.example.com:8443"),
+        ("https://Okta.Example.com/", "okta.example.com"),
+        # a URL's origin is taken: path, query and fragment go
+        ("https://okta.example.com:8443/app/scim?x=1#top", "okta.example.com:8443"),
+        ("http://idp.example.com/tenant", "idp.example.com"),
+        ("idp.example.com/", "idp.example.com"),
+        ("my-idp", "my-idp"),
+        ("localhost:5000", "localhost:5000"),
+        ("Bücher.Example", "bücher.example"),  # IDNA
+        ("203.0.113.7", "203.0.113.7"),
+        ("[2001:db8::1]:8443", "[2001:db8::1]:8443"),
+    ],
+)
+def test_validate_accepts_hosts_host_ports_and_http_urls(value: str, saved: str) -> None:
+    assert validate_origin(value) == saved
+    # What is saved is matched by a request presenting it.
+    assert normalize_origin(saved) == saved
+    assert origins_match(saved, saved)
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("idp_example!!", "is not a host name"),
+        ("idp_example", "is not a host name"),
+        ("urn:Okta:Tenant", "is not a host name"),
+        ("a..b", "is not a host name"),
+        ("-idp.example.com", "is not a host name"),
+        ("10.0.0.300", "is not a host name"),
+        ("x" * 64 + ".com", "is not a host name"),
+        ("[::1", "is not a host name"),
+        ("ftp://idp.example.com", "is not a web address"),
+        ("idp.example.com:0", "from 1 to 65535"),
+        ("idp.example.com:99999", "from 1 to 65535"),
+        ("https://user:pw@idp.example.com", "user name or password"),
+        ("https://", "no host"),
+        ("exa mple.com", "whitespace"),
+    ],
+)
+def test_validate_refuses_what_is_no_host_in_product_words(value: str, fragment: str) -> None:
+    with pytest.raises(ValueError, match=fragment) as info:
+        validate_origin(value)
+    message = str(info.value)
+    if "host name" in message:  # says which forms are accepted
+        assert "host and port" in message and "http(s) URL" in message
+
+
+@settings(deadline=None)
+@given(st.text(max_size=80))
+def test_validate_arbitrary_text_is_refused_or_matchable(value: str) -> None:
+    try:
+        saved = validate_origin(value)
+    except ValueError:
+        return
+    assert validate_origin(saved) == saved
+    assert origins_match(saved, saved)

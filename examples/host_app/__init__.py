@@ -75,6 +75,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         for blueprint in blueprints or []:
             app.register_blueprint(blueprint)
     app.before_request(auth.load_user)
+    app.after_request(views.security_headers)
     app.context_processor(views.layout_context)
     cli.register(app)
     return app

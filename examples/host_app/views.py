@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -33,6 +43,27 @@ def layout_context() -> dict[str, Any]:
         "admin_menu": admin_menu(user) if user is not None else [],
         "csrf_token": csrf_token,
     }
+
+
+#: Every dashboard page: its own assets only, never framed (the SCIM settings page sends its own).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def security_headers(response: Response) -> Response:
+    """Framing and content headers on every response; a page that set its own keeps them."""
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
+
+
+@bp.route("/favicon.ico")
+def favicon() -> Any:
+    # Browsers ask for /favicon.ico whatever the page links; answer it rather than 404 on every page.
+    return send_from_directory(current_app.static_folder or "static", "favicon.ico", max_age=86400)
 
 
 @bp.route("/")

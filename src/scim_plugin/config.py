@@ -16,10 +16,17 @@ from limits.storage import storage_from_string
 
 from scim_plugin.ip import AllowlistError, IpAllowlist, parse_allowlist
 
+#: The settings page's Content-Security-Policy: its own scripts, styles and images only, never framed.
+ADMIN_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
 DEFAULTS: dict[str, Any] = {
     "SCIM_URL_PREFIX": "/scim/v2",
     "SCIM_ADMIN_URL_PREFIX": "/settings/admin/scim",
     "SCIM_ADMIN_LAYOUT": "layout.html",
+    "SCIM_ADMIN_CSP": ADMIN_CSP,
     "SCIM_DEFAULT_PAGE_SIZE": 100,
     "SCIM_MAX_RESULTS": 1000,
     "SCIM_CURSOR_TIMEOUT": 3600,
@@ -109,6 +116,8 @@ class ScimConfig:
     bulk_max_payload_bytes: int = 1024 * 1024
     # SQLite files: writers queue on a lock file instead of polling SQLite's busy handler (sqlite_writers).
     sqlite_writer_queue: bool = True
+    # The settings page's Content-Security-Policy header (a host layout loading other sources widens it).
+    admin_csp: str = ADMIN_CSP
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> ScimConfig:
@@ -162,7 +171,7 @@ class ScimConfig:
         try:
             trusted = parse_allowlist(proxies)
         except AllowlistError as exc:
-            raise ConfigError("SCIM_TRUSTED_PROXIES", str(exc)) from None
+            raise ConfigError("SCIM_TRUSTED_PROXIES", exc.describe()) from None
 
         rate = get("SCIM_RATE_LIMIT")
         if not isinstance(rate, str) or not (rate.strip().lower() == "off" or _valid_rate(rate)):
@@ -177,6 +186,10 @@ class ScimConfig:
             if not isinstance(flag, bool):
                 raise ConfigError(key, f"must be true or false, got {flag!r}")
 
+        csp = get("SCIM_ADMIN_CSP")
+        if not isinstance(csp, str) or "frame-ancestors" not in csp or "\n" in csp:
+            raise ConfigError("SCIM_ADMIN_CSP", "must be a one-line policy that keeps frame-ancestors")
+
         max_results = integer("SCIM_MAX_RESULTS", 1, 100_000)
         page_size = integer("SCIM_DEFAULT_PAGE_SIZE", 1, 100_000)
         if page_size > max_results:
@@ -185,6 +198,7 @@ class ScimConfig:
             url_prefix=prefix("SCIM_URL_PREFIX"),
             admin_url_prefix=prefix("SCIM_ADMIN_URL_PREFIX"),
             admin_layout=template_name("SCIM_ADMIN_LAYOUT"),
+            admin_csp=csp.strip(),
             default_page_size=page_size,
             max_results=max_results,
             max_body_bytes=integer("SCIM_MAX_BODY_BYTES", 1024, 1024 * 1024 * 1024),

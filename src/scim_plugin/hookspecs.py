@@ -215,6 +215,17 @@ def scim_verify_token(token: str) -> TokenIdentity | None:
     """
 
 
+@hookspec
+def scim_token_used(tenant_id: str, token_id: str, address: str | None) -> None:
+    """A request with this token passed every check (token, origin, IP allowlist): record the use.
+
+    Called once per accepted request, never for a refused one, so a refusal (a wrong origin, an address
+    outside the allowlist) neither counts as a use nor delays the recording of the next accepted call.
+    The built-in token service writes the token's last-used time and address here; return values are
+    ignored.
+    """
+
+
 @hookspec(firstresult=True)
 def scim_revoke_tokens(tenant_id: str) -> int | None:
     """Revoke every token of the tenant at once and return how many were revoked.

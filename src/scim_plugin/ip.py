@@ -20,6 +20,7 @@ __all__ = [
     "MAX_TEXT_LENGTH",
     "AllowlistEntry",
     "AllowlistError",
+    "AllowlistProblem",
     "IpAllowlist",
     "parse_allowlist",
     "parse_ip",
@@ -37,17 +38,47 @@ MAX_TEXT_LENGTH = 100_000
 _MAX_ENTRY_LENGTH = 100
 
 _SEPARATORS = re.compile(r"[,\r\n]+")
-_NOT_ADDRESS_CHARS = re.compile(r"[^0-9A-Fa-f.:]")
 # Prefix under which IPv4 addresses are embedded in IPv6 (::ffff:a.b.c.d, RFC 4291 §2.5.5.2).
 _V4_MAPPED_BASE = 0xFFFF_0000_0000
 
 
-class AllowlistError(ValueError):
-    """An allowlist text could not be parsed; ``entry`` is the offending item (None for global limits)."""
+#: Why most bad entries are bad, in the settings page's words (the parser's own messages are not).
+NOT_AN_ENTRY = "not an IP address, range or CIDR block"
 
-    def __init__(self, message: str, entry: str | None = None) -> None:
+#: Bad entries named one by one in an error; the rest are counted.
+MAX_NAMED_PROBLEMS = 20
+
+
+@dataclass(frozen=True)
+class AllowlistProblem:
+    """One bad entry and why, in words an admin reads."""
+
+    entry: str
+    reason: str
+
+    def describe(self) -> str:
+        shown = _display(self.entry)
+        return f'"{shown}" is {self.reason}' if self.reason == NOT_AN_ENTRY else f'"{shown}": {self.reason}'
+
+
+class AllowlistError(ValueError):
+    """An allowlist text could not be parsed; ``entry`` is the first offending item (None for global
+    limits) and ``problems`` every bad entry, in order."""
+
+    def __init__(
+        self, message: str, entry: str | None = None, problems: tuple[AllowlistProblem, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.entry = entry
+        self.problems = problems
+
+    def describe(self) -> str:
+        """Every bad entry in one sentence (or the global limit that was hit), for the settings page."""
+        if not self.problems:
+            return str(self)
+        named = [problem.describe() for problem in self.problems[:MAX_NAMED_PROBLEMS]]
+        more = len(self.problems) - len(named)
+        return "; ".join(named) + (f"; and {more} more" if more else "") + "."
 
 
 @dataclass(frozen=True)
@@ -132,7 +163,9 @@ def _display(entry: str) -> str:
 
 
 def _fail(entry: str, reason: str) -> AllowlistError:
-    return AllowlistError(f'Invalid IP allowlist entry "{_display(entry)}": {reason}', entry)
+    return AllowlistError(
+        f'Invalid IP allowlist entry "{_display(entry)}": {reason}', entry, (AllowlistProblem(entry, reason),)
+    )
 
 
 def _address_reason(text: str) -> str:
@@ -141,16 +174,8 @@ def _address_reason(text: str) -> str:
         return "an address is missing"
     if "*" in text:
         return "wildcards are not supported; use a CIDR block such as 10.0.0.0/8 or a range"
-    if _NOT_ADDRESS_CHARS.search(text):
-        return "expected an IP address, a CIDR block (10.0.0.0/8) or a range (10.0.0.1-10.0.0.50)"
-    try:
-        if ":" in text:
-            ipaddress.IPv6Address(text)
-        else:
-            ipaddress.IPv4Address(text)
-    except ValueError as exc:
-        return str(exc)
-    return "not a valid IP address"  # pragma: no cover - only reached if the caller misjudged
+    # The parser's own messages ("Octet 300 (> 255) not permitted in ...") are not the product's words.
+    return NOT_AN_ENTRY
 
 
 def _parse_address(entry: str, text: str) -> IPAddress:
@@ -214,7 +239,7 @@ def _parse_entry(entry: str) -> AllowlistEntry:
 
 
 def parse_allowlist(text: str) -> IpAllowlist:
-    """Parse admin-entered allowlist text; raises ``AllowlistError`` naming the first bad entry.
+    """Parse admin-entered allowlist text; raises ``AllowlistError`` naming every bad entry.
 
     Duplicates (after canonicalisation) are dropped, first occurrence wins, so the stored text stays tidy.
     """
@@ -227,9 +252,19 @@ def parse_allowlist(text: str) -> IpAllowlist:
     if len(items) > MAX_ENTRIES:
         raise AllowlistError(f"IP allowlist has {len(items)} entries; the maximum is {MAX_ENTRIES}")
     entries: dict[str, AllowlistEntry] = {}
+    failures: list[AllowlistError] = []
     for item in items:
-        parsed = _parse_entry(item)
+        try:
+            parsed = _parse_entry(item)
+        except AllowlistError as exc:  # keep going: the admin fixes every bad entry in one go
+            failures.append(exc)
+            continue
         entries.setdefault(parsed.text, parsed)
+    if failures:
+        first = failures[0]
+        raise AllowlistError(
+            str(first), first.entry, tuple(problem for exc in failures for problem in exc.problems)
+        )
     return IpAllowlist(tuple(entries.values()))
 
 

@@ -121,9 +121,10 @@ class AdminIdentity:
 
 @dataclass(frozen=True)
 class IssuedCredential:
-    """A freshly issued SCIM token: ``token`` is shown once and never stored."""
+    """A freshly issued SCIM token: ``token`` is shown once and never stored (nor in a ``repr``, so
+    not in a log or a traceback either)."""
 
-    token: str
+    token: str = field(repr=False)
     token_id: str
     hint: str
 

@@ -155,4 +155,6 @@ def authenticate(state: ScimState, request: Request) -> ScimContext:
         )
         if denied:
             raise AuthRefused(f"client IP {address} not allowed", **refused)
+    # Only now is this a use of the token: a refusal above must not count as one.
+    state.hook.scim_token_used(tenant_id=tenant_id, token_id=token_id, address=address)
     return ScimContext(tenant_id=tenant_id, token_id=token_id, settings=settings, client_ip=address)

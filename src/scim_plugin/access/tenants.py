@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from scim_plugin.access.methods import CUSTOM, METHODS, Method
-from scim_plugin.access.origin import normalize_origin
+from scim_plugin.access.origin import validate_origin
 from scim_plugin.ip import AllowlistError, parse_allowlist
 from scim_plugin.seam import IssuedCredential, Ref, ScimEvent, WorkspaceInfo
 from scim_plugin.state import ScimState
@@ -82,14 +82,14 @@ def validate_settings(
         problems["service_origin"] = "Enter the service origin your identity provider sends."
     else:
         try:
-            origin = normalize_origin(data.service_origin)
+            origin = validate_origin(data.service_origin)
         except ValueError as exc:
             problems["service_origin"] = str(exc)
     allowlist = ""
     try:
         allowlist = parse_allowlist(data.ip_allowlist).normalized()
     except AllowlistError as exc:
-        problems["ip_allowlist"] = str(exc)
+        problems["ip_allowlist"] = exc.describe()
     if problems:
         raise SettingsError(problems)
     assert workspace is not None

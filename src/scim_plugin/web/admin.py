@@ -1,7 +1,10 @@
 """The "SCIM Provisioning" page under Settings > Admin Settings.
 
 Only the tenant's company admins reach it (anyone else: 403, signed out: 401). Every state change is a
-POST carrying the session's CSRF token.
+POST carrying the session's CSRF token; a POST whose token is missing or stale changes nothing and shows
+the form again with what was typed (:class:`~scim_plugin.web.admin_guard.StaleForm`, 400). A refused form
+answers 400 with an error summary naming each field; a successful one redirects (303) to the page.
+Every response is sent with a Content-Security-Policy (``SCIM_ADMIN_CSP``) and ``X-Frame-Options: DENY``.
 
 How a new token is shown exactly once
 -------------------------------------
@@ -15,7 +18,11 @@ parking the clear token somewhere between the POST and the GET:
 * An in-process dict breaks with several worker processes.
 * A database row means a table (and migration) holding a recoverable secret, however short-lived.
 
-Instead, two things stop a reload or "Back" from issuing a token silently:
+That response is the page in one state: the endpoint and the whole token, and after a reset what became
+of the previous token (stopped, or until when it still works), without the masked "API access" card.
+The token never reaches a log: ``IssuedToken`` and ``IssuedCredential`` keep it out of their ``repr``.
+
+Instead of PRG, two things stop a reload or "Back" from issuing a token silently:
 
 1. Every state-changing form carries a one-time *form nonce* (in addition to the CSRF token). The
    session keeps the few most recent unused nonces; a POST consumes its nonce before doing anything.
@@ -64,8 +71,10 @@ from scim_plugin.seam import AdminIdentity
 from scim_plugin.state import get_state
 from scim_plugin.storage import group_mapping
 from scim_plugin.storage.models import TenantSettings
+from scim_plugin.web.admin_answers import security_headers, stale_form
 from scim_plugin.web.admin_guard import (
     NOTICE_KEY,
+    StaleForm,
     _admin,
     _check_csrf,
     _guard_post,
@@ -92,6 +101,8 @@ def create_admin_blueprint(config: ScimConfig) -> Blueprint:
     bp.add_url_rule("/test-connection", view_func=test_connection, methods=["POST"])
     bp.add_url_rule("/groups/map", view_func=map_group, methods=["POST"])
     bp.add_url_rule("/groups/unmap", view_func=unmap_group, methods=["POST"])
+    bp.register_error_handler(StaleForm, stale_form)
+    bp.after_request(security_headers)
     return bp
 
 
@@ -110,9 +121,6 @@ def _guard_confirmed(step: str, **context: Any) -> AdminIdentity | Response:
     if request.form.get("confirm") != "yes":
         return _render(guarded, confirm=step, **context)
     return guarded
-
-
-# --- rendering -------------------------------------------------------------------------------------------
 
 
 # --- views -----------------------------------------------------------------------------------------------
@@ -225,7 +233,7 @@ def reset_token() -> Response:
     tenants.emit(
         state, "token.issued", identity.tenant_id, token_id=credential.token_id, issued_by=identity.display
     )
-    return _render(identity, new_token=credential.token)
+    return _render(identity, new_token=credential.token, rotated=True)
 
 
 def disable_provisioning() -> Response:

@@ -55,11 +55,25 @@ def _csrf_token() -> str:
     return session[CSRF_KEY]
 
 
+class StaleForm(Exception):
+    """A POST whose CSRF token is missing or not this session's (an old tab, a new sign-in, a forgery).
+
+    Nothing is changed; the blueprint's handler renders the form again, with what was typed, a message
+    and a fresh token (400), instead of a bare "Bad Request".
+    """
+
+
+STALE_FORM = (
+    "This form had expired (the page was open for a long time, or you signed in again), so nothing was "
+    "changed. Check what you entered and submit it again."
+)
+
+
 def _check_csrf() -> None:
     sent = request.form.get("csrf_token", "")
     expected = session.get(CSRF_KEY, "")
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-        abort(400, description="The form expired; reload the page and try again.")
+        raise StaleForm()
 
 
 def _new_form_nonce() -> str:

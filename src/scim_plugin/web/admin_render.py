@@ -46,6 +46,44 @@ ENTRA_FLAG = "aadOptscim062020"
 GROUPS_PER_PAGE = 25
 
 
+#: How the error summary names each field of the settings form, and the element its link focuses.
+SETTINGS_FIELDS = {
+    "default_workspace": ("Default workspace", "default_workspace"),
+    "service_origin": ("Service origin", "service_origin"),
+    "ip_allowlist": ("IP allowlist", "ip_allowlist"),
+    "existing_users": ("Existing users", "existing_users-manual"),
+    "provisioning_method": ("Provisioning method", None),
+}
+
+
+#: The same for the group-mapping form (``mapping``: the form as a whole).
+MAPPING_FIELDS = {
+    "workspace": ("Workspace", "map-workspace"),
+    "permission_set": ("Permission set", "map-permission_set"),
+    "permissions": ("Workspace permissions", "map-permissions"),
+    "role": ("Role", "map-role"),
+    "company_permissions": ("Company permissions", "map-company_permissions"),
+    "mapping": ("Group mapping", "map-group-form"),
+}
+
+
+def _error_summary(
+    errors: dict[str, str], group_errors: dict[str, str], *, origin_shown: bool, editing: bool
+) -> list[dict[str, str | None]]:
+    """What the summary at the top of a refused form lists: each problem, named, with a link to its
+    field when the field is on the page."""
+    entries: list[dict[str, str | None]] = []
+    for key, message in errors.items():
+        label, target = SETTINGS_FIELDS.get(key, (None, None))
+        if key == "service_origin" and not origin_shown:
+            target = None
+        entries.append({"label": label, "message": message, "target": target})
+    for key, message in group_errors.items():
+        label, target = MAPPING_FIELDS.get(key, (None, None))
+        entries.append({"label": label, "message": message, "target": target if editing else "scim-groups"})
+    return entries
+
+
 def _endpoint_url() -> str:
     return request.url_root.rstrip("/") + get_state().config.url_prefix
 
@@ -140,7 +178,11 @@ def _render(
     group_errors: dict[str, str] | None = None,
     tab: str | None = None,
     test_results: list[CheckResult] | None = None,
+    form_error: str | None = None,
+    rotated: bool = False,
 ) -> Response:
+    """The settings page. ``form_error`` is a problem of the form as a whole (it had expired);
+    ``rotated``: ``new_token`` replaced a live token (say when the previous one stops working)."""
     state = get_state()
     tenant_id = identity.tenant_id
     groups = _groups_context(identity, page, group_id, group_form, group_errors)
@@ -175,6 +217,24 @@ def _render(
     shown = METHODS.get(tab or "") or active_method or CUSTOM
     endpoint = _endpoint_url()
     grace = state.config.token_rotation_grace
+    grace_tokens = _grace_tokens(tenant_id, now)
+    editing = bool(groups["selected"] and groups["mapping_supported"] and not confirm)
+    summary = _error_summary(
+        errors or {}, group_errors or {}, origin_shown=shown.requires_origin, editing=editing
+    )
+    if form_error:
+        summary.insert(0, {"label": None, "message": form_error, "target": None})
+    refused = status >= 400 and status != 404
+    # A page answering a POST (a new token, a refused form) points its history entry at the GET URL of
+    # what it shows, so the address bar is the page's and a reload never resubmits.
+    replace_url = None
+    if new_token or refused:
+        replace_url = url_for(
+            "scim_admin.settings_page",
+            method=shown.name if shown is not (active_method or CUSTOM) else None,
+            group=groups["selected"].id if editing else None,
+            page=groups["groups_page"] if groups["groups_page"] > 1 else None,
+        )
     context: dict[str, Any] = {
         "layout": state.config.admin_layout,
         "identity": identity,
@@ -188,7 +248,13 @@ def _render(
         "token": token,
         "masked_token": mask(token.hint) if token else None,
         "mask": mask,
-        "grace_tokens": _grace_tokens(tenant_id, now),
+        "grace_tokens": grace_tokens,
+        "rotated": rotated,
+        # The token just replaced, when it keeps working for the grace period (newest grace first).
+        "previous_token": grace_tokens[0] if rotated and grace_tokens else None,
+        "error_summary": summary,
+        "replace_url": replace_url,
+        "editing": editing,
         "new_token": new_token,
         "confirm": confirm,
         "notice": notice,
@@ -214,6 +280,4 @@ def _render(
     # The page may carry a token once: never let a cache or the back button bring it back.
     response.headers["Cache-Control"] = "no-store, max-age=0"
     response.headers["Pragma"] = "no-cache"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -1,8 +1,9 @@
 """Built-in SCIM token service: issue, verify and revoke tokens stored as verifiers.
 
 One indexed lookup by ``token_id`` per request, after the token's signature has been checked without
-touching the database. The last-used time and address are written at most once per
-``SCIM_TOKEN_LAST_USED_INTERVAL`` per token and process, so reads never turn into writes.
+touching the database. The last-used time and address of an accepted request (``scim_token_used``) are
+written at most once per ``SCIM_TOKEN_LAST_USED_INTERVAL`` per token and process, so reads never turn into
+writes.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from flask import g, request
+from flask import request
 from sqlalchemy import bindparam, select, update
 
 from scim_plugin.access.auth import is_connection_test
@@ -96,7 +97,7 @@ def scim_verify_token(token: str) -> TokenIdentity:
         raise TokenRejected("token revoked", **owner)
     if row.status == "grace" and (row.expires_at is None or row.expires_at <= now):
         raise TokenRejected("token replaced (grace period over)", **owner)
-    _record_use(presented.token_id, row.id)
+    # The use is recorded in ``scim_token_used``, once the origin and address checks passed too.
     settings = TenantSnapshot.of(row, "tenant_") if row.tenant_tenant_id is not None else None
     return TokenIdentity(tenant_id=row.tenant_id, token_id=presented.token_id, settings=settings)
 
@@ -112,8 +113,13 @@ def scim_revoke_tokens(tenant_id: str) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def _record_use(token_id: str, row_id: int) -> None:
-    """Write last-used time and address, at most once per interval per token in this process."""
+@hookimpl
+def scim_token_used(token_id: str, address: str | None) -> None:
+    """Write last-used time and address, at most once per interval per token in this process.
+
+    Only accepted requests get here: a refused one must not start the interval, or the accepted calls
+    right after it would never be recorded.
+    """
     state = get_state()
     if is_connection_test(request):  # the settings page calling, not the identity provider
         return
@@ -125,7 +131,7 @@ def _record_use(token_id: str, row_id: int) -> None:
     state.last_used_written[token_id] = clock
     state.db.session.execute(
         update(Token)
-        .where(Token.id == row_id)
-        .values(last_used_at=utcnow(), last_used_ip=g.get("scim_client_ip"))
+        .where(Token.token_id == token_id)
+        .values(last_used_at=utcnow(), last_used_ip=address)
         .execution_options(synchronize_session=False)
     )

@@ -1,14 +1,37 @@
 // SCIM Provisioning page: copy buttons, confirmations, "Generate SCIM token" enabled only when the
-// required fields are filled, and the one-time token page kept out of the history.
+// required fields are filled, the error summary focused, and pages answering a POST (the one-time token,
+// a refused form) kept out of the history.
 (function () {
   "use strict";
 
-  // A page that shows a new token answers a POST. Point its history entry at the page's GET URL, so a
-  // reload or a later "Back" fetches the page again (token masked) instead of resubmitting the form.
+  // A page that shows a new token (or a refused form) answers a POST. Point its history entry at the
+  // page's GET URL, so a reload or a later "Back" fetches the page again (token masked) instead of
+  // resubmitting the form.
   var root = document.querySelector("[data-replace-url]");
   if (root && window.history && window.history.replaceState) {
     window.history.replaceState(null, "", root.getAttribute("data-replace-url"));
   }
+
+  // A refused form: focus the error summary (it also carries autofocus, for when this script is late),
+  // and let each of its links put the cursor in the field it names.
+  var summary = document.getElementById("error-summary");
+  if (summary) {
+    summary.focus();
+    summary.querySelectorAll("a[data-focus]").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        var field = document.getElementById(link.getAttribute("data-focus"));
+        if (!field) { return; }
+        event.preventDefault();
+        field.focus();
+        field.scrollIntoView({ block: "center" });
+      });
+    });
+  }
+
+  // Browsers without CSS field-sizing: grow the token's box to show all of it.
+  document.querySelectorAll("textarea.token-block").forEach(function (box) {
+    if (box.scrollHeight > box.clientHeight) { box.style.height = box.scrollHeight + 2 + "px"; }
+  });
 
   function fallbackCopy(field) {
     // A value shown as text (a setup guide's <code>) is copied through a temporary field.
