@@ -23,7 +23,6 @@ from sqlalchemy import select, update
 
 from scim_plugin import hookimpl
 from scim_plugin.storage.models import AuditRecord, ScimUser, utcnow
-from scim_plugin.web import activity
 
 from .conftest import ScimClient, login
 from .test_admin_groups import MAP, UNMAP, mapping, new_group, new_user, submit
@@ -272,9 +271,14 @@ def test_page_needs_a_company_admin_and_sends_the_admin_headers(client: FlaskCli
     assert "No activity yet" in response.get_data(as_text=True)
 
 
-def test_settings_page_links_to_the_activity_page(admin: FlaskClient) -> None:
+def test_settings_page_links_to_the_activity_page(admin: FlaskClient, app: Flask) -> None:
     page = admin.get(PAGE).get_data(as_text=True)
     assert f'<a href="{ACTIVITY}" id="scim-activity-link">' in page
+    # Its "Recent SCIM activity" keeps to SCIM requests: admin actions are on the activity page.
+    generate(admin, app)
+    assert admin_actions(app)
+    page = admin.get(PAGE).get_data(as_text=True)
+    assert "No SCIM requests yet" in page
 
 
 def test_page_shows_every_kind_in_words_newest_first(admin: FlaskClient, app: Flask) -> None:
@@ -360,10 +364,13 @@ def test_cursor_pages_through_equal_times_without_repeats_or_gaps(admin: FlaskCl
     url: str | None = ACTIVITY
     pages = 0
     while url:
-        response = admin.get(url)
+        with statements(app) as sql:
+            response = admin.get(url)
         assert response.status_code == 200
         page = response.get_data(as_text=True)
-        assert "OFFSET" not in page
+        (paging,) = [q for q in sql if "FROM scim_audit" in q and "ORDER BY" in q]
+        # Keyset: a later page starts after the last record shown (never an offset into the trail).
+        assert ("scim_audit.created_at <=" in paging) == (pages > 0) and "LIMIT" in paging
         seen.extend(row_ids(page))
         url = older_link(page)
         pages += 1
@@ -463,6 +470,14 @@ def test_each_filter(admin: FlaskClient, mixed: dict[str, int], query: str, expe
     status, page = get_page(admin, query)
     assert status == 200, problems(page)
     assert row_ids(page) == [mixed[name] for name in expected]
+
+
+def test_a_bad_cursor_keeps_good_filters(admin: FlaskClient, app: Flask) -> None:
+    add_records(app, tenant(app), [{"created_at": utcnow() - timedelta(minutes=i)} for i in range(3)])
+    add_records(app, tenant(app), [{"created_at": utcnow(), "status": 409}])
+    status, page = get_page(admin, "?status=409&after=forged")
+    assert status == 400 and problems(page) == [STALE_CURSOR]
+    assert len(row_ids(page)) == 1 and 'value="409"' in page and "Clear filters" in page
 
 
 def test_filters_are_kept_by_the_older_link(admin: FlaskClient, app: Flask) -> None:
@@ -577,7 +592,3 @@ def test_export_includes_admin_actions_with_actor_kind_and_values(admin: FlaskCl
     # The page shows the same records.
     _, page = get_page(admin)
     assert sorted(row_ids(page)) == [r.id for r in records(app)]
-
-
-def test_page_module_limits(app: Flask) -> None:
-    assert activity.PAGE_SIZE == 50 and activity.CHART_DAYS == 30

@@ -37,6 +37,8 @@ def activity_page() -> Response:
     identity = _admin()
     state = get_state()
     wanted, problems = parse_filters(request.args)
+    # The filters the page's links keep: all of them, or none when one was wrong (none was applied).
+    query = {} if problems else _filter_query(request.args)
     after = None
     cursor = request.args.get("after")
     if cursor:
@@ -52,7 +54,6 @@ def activity_page() -> Response:
     counts = activity.per_day(
         state, identity.tenant_id, first=today - timedelta(days=CHART_DAYS - 1), days=CHART_DAYS
     )
-    query = _filter_query(request.args) if not problems else {}
     context: dict[str, Any] = {
         "layout": state.config.admin_layout,
         "identity": identity,
