@@ -139,3 +139,48 @@ def test_0006_makes_existing_tenants_custom(empty_engine):
     migrate.downgrade(empty_engine, "0005")
     columns = {c["name"] for c in inspect(empty_engine).get_columns("scim_tenants")}
     assert "provisioning_method" not in columns and "service_origin" in columns
+
+
+def test_0008_gives_earlier_records_their_kind_and_resource_type(empty_engine):
+    """Records from before the admin's trail get the kind and resource type the recorder gives today."""
+    migrate.upgrade(empty_engine, "0007")
+    rows = [
+        ("POST", "/scim/v2/Users", 201),
+        ("PATCH", "/scim/v2/Groups/g1", 409),
+        ("GET", "/scim/v2/Users/u1", 404),
+        ("POST", "/scim/v2/Users/.search", 400),
+        ("GET", "/scim/v2/Users", 401),
+        ("DELETE", "/scim/v2/Groups/g2", 403),
+        ("GET", "/scim/v2/ServiceProviderConfig", 500),
+    ]
+    with empty_engine.begin() as conn:
+        for method, path, status in rows:
+            conn.execute(
+                text(
+                    "INSERT INTO scim_audit (created_at, tenant_id, method, path, status)"
+                    " VALUES (:now, '7', :method, :path, :status)"
+                ),
+                {"now": "2026-11-30 10:00:00+00:00", "method": method, "path": path, "status": status},
+            )
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        found = conn.execute(text("SELECT kind, resource_type, actor FROM scim_audit ORDER BY id")).all()
+    assert [tuple(row) for row in found] == [
+        ("write", "User", None),
+        ("write", "Group", None),
+        ("read", "User", None),
+        ("read", "User", None),
+        ("refusal", "User", None),
+        ("refusal", "Group", None),
+        ("read", None, None),
+    ]
+    indexes = {index["name"] for index in inspect(empty_engine).get_indexes("scim_audit")}
+    assert {"ix_scim_audit_tenant_created_id", "ix_scim_audit_tenant_kind_created"} <= indexes
+    assert "ix_scim_audit_tenant_created" not in indexes
+    migrate.check(empty_engine)
+    migrate.downgrade(empty_engine, "0007")
+    columns = {c["name"] for c in inspect(empty_engine).get_columns("scim_audit")}
+    assert not {"kind", "resource_type", "actor", "details"} & columns
+    assert "ix_scim_audit_tenant_created" in {
+        i["name"] for i in inspect(empty_engine).get_indexes("scim_audit")
+    }

@@ -198,7 +198,8 @@ def audit_prune() -> None:
 @click.option("--tenant", "tenant_key", required=True, help="The tenant (company slug).")
 @click.option("--since", default=None, help="ISO 8601 date or time (UTC when no offset).")
 def audit_export(tenant_key: str, since: str | None) -> None:
-    """Print the tenant's audit records as JSON lines, oldest first."""
+    """Print the tenant's audit records as JSON lines, oldest first: SCIM requests and admin actions
+    (``kind`` tells them apart; an admin action names its ``actor`` and its old and new values)."""
     state = get_state()
     tenant_id = _tenant(tenant_key)
     query = select(AuditRecord).where(AuditRecord.tenant_id == tenant_id)
@@ -227,6 +228,12 @@ def audit_export(tenant_key: str, since: str | None) -> None:
                     "duration_ms": row.duration_ms,
                     "request_id": row.request_id,
                     "provisioning_method": row.provisioning_method,
+                    "kind": row.kind,
+                    "resource_type": row.resource_type,
+                    "actor_id": row.actor_id,
+                    "actor": row.actor,
+                    "action": row.action,
+                    "details": row.details,
                 }
             )
             + "\n"

@@ -118,6 +118,16 @@ def scim_host_user_info(tenant_id: str, host_user_id: str) -> HostUserInfo | Non
 
 
 @hookspec(firstresult=True)
+def scim_host_user_url(tenant_id: str, host_user_id: str) -> str | None:
+    """The URL of the host's own page for a user, for the admin's activity page to link to.
+
+    Called while a page is rendered (a request context is active), once per user on the page: build the
+    URL, do not query for it. The first non-``None`` result wins; ``None`` means the host has no such
+    page, and the activity page names the user without a link.
+    """
+
+
+@hookspec(firstresult=True)
 def scim_user_state(tenant_id: str, host_user_id: str) -> HostUserState | None:
     """What the dashboard holds for the user now (the attributes the host owns), as a ``HostUserState``.
 

@@ -14,7 +14,7 @@ A host developer copies this folder and reads one hook at a time:
 ``create_user``        ``scim_create_user``
 ``update_user``        ``scim_update_user``
 ``delete_user``        ``scim_delete_user``
-``host_users``         ``scim_host_user_info``, ``scim_apply_group_grants``
+``host_users``         ``scim_host_user_info``, ``scim_host_user_url``, ``scim_apply_group_grants``
 ``user_state``         ``scim_user_state``, ``scim_link_user``, ``scim_manual_users``,
                        ``scim_count_manual_users``: the dashboard's truth told back
 ``grants``             SCIM permissions to the dashboard's rows and back (used by the user hooks)
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from .create_user import scim_create_user
 from .delete_user import scim_delete_user
-from .host_users import scim_apply_group_grants, scim_host_user_info
+from .host_users import scim_apply_group_grants, scim_host_user_info, scim_host_user_url
 from .tenants import scim_current_admin, scim_resolve_tenant
 from .update_user import scim_update_user
 from .user_state import scim_count_manual_users, scim_link_user, scim_manual_users, scim_user_state
@@ -47,6 +47,7 @@ __all__ = [
     "scim_current_admin",
     "scim_delete_user",
     "scim_host_user_info",
+    "scim_host_user_url",
     "scim_link_user",
     "scim_list_workspaces",
     "scim_manual_users",

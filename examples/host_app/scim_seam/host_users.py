@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g
+from flask import g, url_for
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm.util import identity_key
 
@@ -52,6 +52,14 @@ def _host_user(tenant_id: str, host_user_id: str) -> User:
     # later scim_host_user_info (lastSignInAt for the response) finds it without a second query.
     g.setdefault("host_users", []).append(host_user)
     return host_user
+
+
+@hookimpl
+def scim_host_user_url(tenant_id: str, host_user_id: str) -> str | None:
+    """The dashboard's page of the user (company admins only, as the activity page's readers)."""
+    if not host_user_id.isdigit():
+        return None
+    return url_for("dashboard.user_detail", user_id=int(host_user_id))
 
 
 @hookimpl

@@ -1,9 +1,10 @@
-"""The audit trail of SCIM requests.
+"""The audit trail: SCIM requests and the admins' actions on the settings page.
 
 Writes, refusals and errors are recorded in the request's own transaction, so a write and its record
 commit or roll back together. Successful reads are recorded only with ``SCIM_AUDIT_READS``, and never
 with a database write on the read path: they go to an in-process buffer that a background thread
-flushes in batches. Records never contain tokens or request bodies.
+flushes in batches. Admin actions (:func:`record_admin_action`) are written in the transaction of the
+change they record, with the admin who acted. Records never contain tokens or request bodies.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from flask import Request, Response, g
+from flask import Request, Response, g, request
 from sqlalchemy import delete, insert
 from sqlalchemy.engine import Engine
 
@@ -26,11 +27,27 @@ from scim_plugin.storage.models import AuditRecord, utcnow
 if TYPE_CHECKING:
     from scim_plugin.access.auth import ScimContext
     from scim_plugin.core.errors import ScimError
+    from scim_plugin.seam import AdminIdentity
     from scim_plugin.state import ScimState
 
 log = logging.getLogger(__name__)
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 READ_ONLY_POSTS = ("/.search",)
+#: Statuses of a request refused before it reached a resource (the settings page's "refusals").
+REFUSED = frozenset({401, 403})
+#: What an admin can do on the settings page, as ``AuditRecord.action`` names it.
+ADMIN_ACTIONS = (
+    "token.generated",
+    "token.reset",
+    "provisioning.disabled",
+    "settings.changed",
+    "policy.changed",
+    "method.switched",
+    "mapping.saved",
+    "mapping.removed",
+)
+#: The path segment that names a resource type.
+RESOURCE_TYPES = {"Users": "User", "Groups": "Group"}
 
 
 class AuditBuffer:
@@ -79,6 +96,21 @@ def is_read(request: Request) -> bool:
     return request.method not in WRITE_METHODS or request.path.endswith(READ_ONLY_POSTS)
 
 
+def kind_of(request: Request, status: int) -> str:
+    """A request's ``AuditRecord.kind``: ``refusal``, ``write`` or ``read`` (admin actions are ``admin``)."""
+    if status in REFUSED:
+        return "refusal"
+    return "read" if is_read(request) else "write"
+
+
+def resource_type_of(path: str) -> str | None:
+    """``User`` or ``Group`` when the path is under /Users or /Groups (a /Bulk operation's own path)."""
+    for segment in path.split("/"):
+        if segment in RESOURCE_TYPES:
+            return RESOURCE_TYPES[segment]
+    return None
+
+
 # Built once: building it per request costs more than running it. ``inline``: no ``RETURNING id``, which
 # nothing reads and which costs a result set per write.
 _INSERT = insert(AuditRecord.__table__).inline()
@@ -118,6 +150,8 @@ def record_request(
         "provisioning_method": context.settings.provisioning_method
         if context
         else getattr(error, "provisioning_method", None),
+        "kind": kind_of(request, response.status_code),
+        "resource_type": resource_type_of(request.path),
     }
     if read:
         state.audit_buffer.add(state.db.engine, fields)
@@ -125,6 +159,45 @@ def record_request(
         # A plain INSERT in the write's transaction: the ORM's unit of work costs more than the row.
         state.db.session.execute(_INSERT, fields)
     return fields
+
+
+def record_admin_action(
+    state: ScimState,
+    identity: AdminIdentity,
+    action: str,
+    *,
+    details: dict[str, Any] | None = None,
+    resource_type: str | None = None,
+    resource_id: str | None = None,
+    token_id: str | None = None,
+) -> None:
+    """Record what the signed-in admin did, in the session's transaction: the change's own commit writes
+    it, and its rollback drops it. ``details`` hold old and new values, never a token or a secret."""
+    if action not in ADMIN_ACTIONS:
+        raise ValueError(f"unknown admin action {action!r}")
+    state.db.session.execute(
+        _INSERT,
+        {
+            "created_at": utcnow(),
+            "tenant_id": identity.tenant_id,
+            "token_id": token_id,
+            "client_ip": request.remote_addr,
+            "method": request.method,
+            "path": request.path[:512],
+            "status": 200,
+            "resource_id": resource_id,
+            "resource_type": resource_type,
+            "reason": None,
+            "duration_ms": None,
+            "request_id": request_id(),
+            "provisioning_method": None,
+            "kind": "admin",
+            "actor_id": identity.user_id[:64],
+            "actor": identity.display[:255],
+            "action": action,
+            "details": details,
+        },
+    )
 
 
 def prune(state: ScimState) -> int:

@@ -278,12 +278,22 @@ class ScimGroupMapping(ScimBase):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+#: What an audit record is (``AuditRecord.kind``): a SCIM request that wrote (or tried to), one that only
+#: read, one refused before it reached a resource (401, 403), or an action of an admin on the settings page.
+AUDIT_KINDS = ("write", "read", "refusal", "admin")
+
+
 class AuditRecord(ScimBase):
-    """One SCIM request: who, from where, what, the outcome and why. Never a token or a secret."""
+    """One SCIM request or admin action: who, from where, what, the outcome and why. Never a token or a
+    secret."""
 
     __tablename__ = "scim_audit"
     __table_args__ = (
-        Index("ix_scim_audit_tenant_created", "tenant_id", "created_at"),
+        # The activity page: a company's records newest first, paged on (created_at, id).
+        Index("ix_scim_audit_tenant_created_id", "tenant_id", "created_at", "id"),
+        # The same, filtered by kind or by resource type.
+        Index("ix_scim_audit_tenant_kind_created", "tenant_id", "kind", "created_at", "id"),
+        Index("ix_scim_audit_tenant_type_created", "tenant_id", "resource_type", "created_at", "id"),
         # The settings page's status panel: one method's latest records, newest first.
         Index("ix_scim_audit_tenant_method_created", "tenant_id", "provisioning_method", "created_at"),
     )
@@ -304,3 +314,13 @@ class AuditRecord(ScimBase):
     # The tenant's provisioning method when the request was made; None when the tenant was not known
     # (an unrecognised token) or before 0006.
     provisioning_method: Mapped[str | None] = mapped_column(String(16))
+    # One of AUDIT_KINDS (records from before 0008 were given theirs by the migration).
+    kind: Mapped[str] = mapped_column(String(8), default="write", server_default=text("'write'"))
+    # ``User`` or ``Group`` when the record is about one (``resource_id`` names it); None otherwise.
+    resource_type: Mapped[str | None] = mapped_column(String(16))
+    # Admin actions: the host user who acted (``AdminIdentity.user_id`` and ``display``), what they did
+    # (``access.audit.ADMIN_ACTIONS``) and its details (old and new values; never a token or a secret).
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(255))
+    action: Mapped[str | None] = mapped_column(String(32))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)

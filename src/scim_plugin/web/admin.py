@@ -71,6 +71,8 @@ from scim_plugin.seam import AdminIdentity
 from scim_plugin.state import get_state
 from scim_plugin.storage import group_mapping
 from scim_plugin.storage.models import TenantSettings
+from scim_plugin.web import admin_trail
+from scim_plugin.web.activity import activity_page
 from scim_plugin.web.admin_answers import security_headers, stale_form
 from scim_plugin.web.admin_guard import (
     NOTICE_KEY,
@@ -101,6 +103,7 @@ def create_admin_blueprint(config: ScimConfig) -> Blueprint:
     bp.add_url_rule("/test-connection", view_func=test_connection, methods=["POST"])
     bp.add_url_rule("/groups/map", view_func=map_group, methods=["POST"])
     bp.add_url_rule("/groups/unmap", view_func=unmap_group, methods=["POST"])
+    bp.add_url_rule("/activity", view_func=activity_page, methods=["GET"])
     bp.register_error_handler(StaleForm, stale_form)
     bp.after_request(security_headers)
     return bp
@@ -150,6 +153,7 @@ def save_and_generate() -> Response:
     tab = method if method in METHODS else None
     wants_token = request.form.get("action") == "generate"
     current = state.db.session.get(TenantSettings, identity.tenant_id)
+    before = admin_trail.snapshot(current)
     switching = current is not None and method is not None and method != current.provisioning_method
     live_token = tenants.current_token(state, identity.tenant_id) is not None
     if switching and live_token and request.form.get("confirm") != "yes":
@@ -166,6 +170,9 @@ def save_and_generate() -> Response:
         needs_token = wants_token or saved.previous_method is not None
         if needs_token and tenants.current_token(state, identity.tenant_id) is None:
             credential = tenants.issue_token(state, identity.tenant_id, identity.display)
+        admin_trail.settings_saved(identity, before, saved)
+        if credential is not None:
+            admin_trail.token_issued(identity, credential)
         state.db.session.commit()
     except tenants.SettingsError as exc:
         state.db.session.rollback()
@@ -226,6 +233,7 @@ def reset_token() -> Response:
     state = get_state()
     try:
         credential = tenants.issue_token(state, identity.tenant_id, identity.display)
+        admin_trail.token_issued(identity, credential, reset=True)
         state.db.session.commit()
     except tenants.SettingsError as exc:
         state.db.session.rollback()
@@ -243,6 +251,7 @@ def disable_provisioning() -> Response:
     identity = guarded
     state = get_state()
     revoked = tenants.disable(state, identity.tenant_id)
+    admin_trail.disabled(identity, revoked)
     state.db.session.commit()
     tenants.emit(state, "token.revoked", identity.tenant_id, count=revoked)
     current_app.logger.info("SCIM provisioning disabled for tenant %s", identity.tenant_id)
@@ -327,6 +336,7 @@ def map_group() -> Response:
         if form["workspace"] and info.grants.workspace_id != form["workspace"]:
             # The service looks workspaces up by name first: never map a namesake of the chosen id.
             raise group_mapping.MappingError("the workspace is ambiguous; rename it in the dashboard")
+        admin_trail.mapping_saved(identity, group.grants, info)
         state.db.session.commit()
     except group_mapping.MappingError as exc:
         return refuse({"mapping": f"Nothing was changed: {str(exc).rstrip('.')}."})
@@ -354,6 +364,8 @@ def unmap_group() -> Response:
         return _render(identity, page=page, group_id=group_id or "-")
     try:
         removed = group_mapping.unmap_group(state, identity.tenant_id, group.display_name)
+        if removed:
+            admin_trail.mapping_removed(identity, group)
         state.db.session.commit()
     except group_mapping.MappingError as exc:
         state.db.session.rollback()

@@ -199,7 +199,8 @@ def _render(
     activity = (
         state.db.session.execute(
             select(AuditRecord)
-            .where(AuditRecord.tenant_id == tenant_id)
+            # SCIM requests only: admin actions are on the activity page, which this section links to.
+            .where(AuditRecord.tenant_id == tenant_id, AuditRecord.kind != "admin")
             .order_by(AuditRecord.created_at.desc(), AuditRecord.id.desc())
             .limit(RECENT_ACTIVITY)
         )
