@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from examples.host_app.extensions import db as host_db
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import make_url
 
 from scim_plugin.markers import hookimpl
@@ -175,12 +175,6 @@ def _backend(database_url: str) -> str:
 
 
 @pytest.fixture
-def pg_only(database_url: str) -> None:
-    if _backend(database_url) != "postgresql":
-        pytest.skip("PostgreSQL only (set DATABASE_URL)")
-
-
-@pytest.fixture
 def sqlite_only(database_url: str) -> None:
     if _backend(database_url) != "sqlite":
         pytest.skip("SQLite only")
@@ -192,6 +186,17 @@ class PgKiller:
     def __init__(self, database_url: str) -> None:
         self.name = f"scim-faults-{uuid.uuid4().hex[:8]}"
         self.admin = create_engine(database_url)
+
+    def app(self, database_url: str, tmp_path: Any, pre_ping: bool) -> Any:
+        """A second app on the same (seeded) database whose connections carry ``application_name``."""
+        return make_app(
+            database_url,
+            tmp_path,
+            SQLALCHEMY_ENGINE_OPTIONS={
+                "pool_pre_ping": pre_ping,
+                "connect_args": {"application_name": self.name},
+            },
+        )
 
     def kill(self) -> int:
         with self.admin.connect() as conn:
@@ -206,25 +211,46 @@ class PgKiller:
         return int(killed)
 
 
+class MysqlKiller(PgKiller):
+    """MariaDB and MySQL: ``KILL`` the connections one app opened (their ids noted as each opens), as a
+    server restart or a failover drops them; the client then sees errors 2006 and 2013."""
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__(database_url)
+        self.ids: set[int] = set()
+
+    def app(self, database_url: str, tmp_path: Any, pre_ping: bool) -> Any:
+        made = make_app(database_url, tmp_path, SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": pre_ping})
+        with made.app_context():
+            event.listen(made.extensions["scim"].db.engine, "connect", self._note)
+        return made
+
+    def _note(self, dbapi_connection: Any, record: Any) -> None:
+        self.ids.add(dbapi_connection.thread_id())
+
+    def kill(self) -> int:
+        killed = 0
+        with self.admin.connect() as conn:
+            alive = set(conn.execute(text("SELECT id FROM information_schema.processlist")).scalars())
+            for connection_id in sorted(self.ids & alive):
+                conn.execute(text(f"KILL CONNECTION {int(connection_id)}"))
+                killed += 1
+        return killed
+
+
 @pytest.fixture
-def killer(pg_only: None, database_url: str) -> Iterator[PgKiller]:
-    k = PgKiller(database_url)
+def killer(database_url: str) -> Iterator[PgKiller]:
+    backend = _backend(database_url)
+    if backend == "sqlite":
+        pytest.skip("a server database only (set DATABASE_URL): SQLite has no connection to kill")
+    k = MysqlKiller(database_url) if backend in ("mysql", "mariadb") else PgKiller(database_url)
     yield k
     k.admin.dispose()
 
 
-def _pg_app(app, database_url: str, tmp_path: Any, name: str, pre_ping: bool) -> Any:
-    """A second app on the same (seeded) database whose connections carry ``application_name``."""
-    return make_app(
-        database_url,
-        tmp_path,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": pre_ping, "connect_args": {"application_name": name}},
-    )
-
-
 @pytest.mark.parametrize("pre_ping", [True, False], ids=["pre-ping", "no-pre-ping"])
-def test_pg_connections_killed_between_requests(app, token, database_url, tmp_path, killer, pre_ping):
-    tagged = _pg_app(app, database_url, tmp_path, killer.name, pre_ping)
+def test_connections_killed_between_requests(app, token, database_url, tmp_path, killer, pre_ping):
+    tagged = killer.app(database_url, tmp_path, pre_ping)
     scim = ScimClient(tagged.test_client(), token)
     assert scim.post("/Users", json={"userName": "before@example.com"}).status_code == 201
     assert killer.kill() >= 1
@@ -269,8 +295,8 @@ class KillMidWrite:
 
 
 @pytest.mark.parametrize("method", ["POST", "PATCH"])
-def test_pg_connection_killed_mid_write(app, token, database_url, tmp_path, killer, method):
-    tagged = _pg_app(app, database_url, tmp_path, killer.name, True)
+def test_connection_killed_mid_write(app, token, database_url, tmp_path, killer, method):
+    tagged = killer.app(database_url, tmp_path, True)
     scim = ScimClient(tagged.test_client(), token)
     created = scim.post("/Users", json={"userName": "mid@example.com", "displayName": "Before"})
     assert created.status_code == 201
