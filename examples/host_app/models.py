@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import DDL, JSON, Boolean, DateTime, ForeignKey, Index, String, UniqueConstraint, event, func
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -104,7 +105,10 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, server_default=func.now()
     )
-    last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Microseconds on MariaDB and MySQL too (their DATETIME drops them unless asked): SCIM shows this time.
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+    )
 
     company: Mapped[Company] = relationship()
     memberships: Mapped[list[WorkspaceMembership]] = relationship(
