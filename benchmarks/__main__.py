@@ -40,6 +40,7 @@ LUA = HERE / "wrk" / "scim.lua"
 VENV_BIN = Path(sys.executable).parent
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PG_BENCH_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench"
+MARIADB_URL = "mysql+pymysql://root@127.0.0.1:3306/{name}?charset=utf8mb4"
 ORIGIN = "idp.example.com"
 TENANT = "acme"
 
@@ -80,15 +81,31 @@ def pg_url(name: str) -> str:
     return PG_BENCH_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
-def drop_database(name: str) -> None:
+def drop_database(name: str, kind: str = "postgres") -> None:
+    if kind == "mariadb":
+        _mariadb(f"DROP DATABASE IF EXISTS `{name}`")
+        return
     import psycopg
 
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _mariadb(*statements: str, database: str | None = None) -> None:
+    import pymysql
+
+    conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", database=database, autocommit=True)
+    try:
+        with conn.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+    finally:
+        conn.close()
+
+
 def prepare_database(kind: str, work: Path, name: str = "bench") -> str:
-    """A fresh, empty database (PostgreSQL: database ``name``; SQLite: ``<work>/<name>.db``); its URL."""
+    """A fresh, empty database (PostgreSQL and MariaDB: database ``name``; SQLite: ``<work>/<name>.db``);
+    its URL."""
     if name == "test":
         raise ValueError("the test suite's database is not for benchmarks")
     if kind == "sqlite":
@@ -96,6 +113,10 @@ def prepare_database(kind: str, work: Path, name: str = "bench") -> str:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         return f"sqlite:///{path}"
+    if kind == "mariadb":
+        drop_database(name, kind)
+        _mariadb(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        return MARIADB_URL.format(name=name)
     import psycopg
 
     drop_database(name)
@@ -115,11 +136,20 @@ def analyze(url: str) -> None:
 
     SQLite: ANALYZE and a WAL checkpoint. PostgreSQL: VACUUM ANALYZE (statistics, and the visibility map
     that index-only scans need) and a CHECKPOINT, so no background flush lands in the next phase.
+    MariaDB: ANALYZE TABLE of every table (InnoDB samples statistics on its own, but not right away).
     """
     if url.startswith("sqlite"):
         with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
             conn.execute("ANALYZE")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return
+    if url.startswith("mysql"):
+        from sqlalchemy import create_engine, inspect
+
+        engine = create_engine(url)
+        tables = inspect(engine).get_table_names()
+        engine.dispose()
+        _mariadb("ANALYZE TABLE " + ", ".join(f"`{t}`" for t in tables), database=engine.url.database)
         return
     import psycopg
 
@@ -544,8 +574,8 @@ def run_database(kind: str, args: argparse.Namespace, work: Path) -> dict[str, A
         "profile": profile,
     }
     result["lookup_growth"] = growth_ratios(growth)
-    if kind == "postgres" and not args.keep_db:
-        drop_database("bench")
+    if kind in ("postgres", "mariadb") and not args.keep_db:
+        drop_database("bench", kind)
     return result
 
 
@@ -673,7 +703,9 @@ def main(argv: list[str] | None = None) -> int:
         default="quick",
         help="quick: 6 s per phase and app in 2 rounds; full: 30 s in 3",
     )
-    parser.add_argument("--db", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
+    parser.add_argument(
+        "--db", default="sqlite,postgres", help="comma-separated: sqlite, postgres, mariadb (127.0.0.1:3306)"
+    )
     parser.add_argument(
         "--duration", type=float, help="seconds per phase and app, split over the rounds (default by --mode)"
     )
@@ -715,7 +747,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep-db",
         action="store_true",
-        help="keep the PostgreSQL database 'bench' and the work folder (SQLite file, logs)",
+        help="keep the PostgreSQL or MariaDB database 'bench' and the work folder (SQLite file, logs)",
     )
     parser.add_argument("--no-chart", action="store_true")
     args = parser.parse_args(argv)

@@ -55,8 +55,20 @@ class CeilingUser(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-# The lookup index: unique on the lower-cased email, as the plugin's on its folded userName.
-Index("uq_ceiling_users_email_lower", func.lower(CeilingUser.email), unique=True)
+# The lookup index: unique on the lower-cased email, as the plugin's on its folded userName. MariaDB
+# indexes no expression: there the column's case-insensitive collation (the database's default) makes
+# a plain unique index do the same, and the lookup compares the column itself.
+Index("uq_ceiling_users_email_lower", func.lower(CeilingUser.email), unique=True).ddl_if(
+    dialect=("sqlite", "postgresql")
+)
+Index("uq_ceiling_users_email", CeilingUser.email, unique=True).ddl_if(dialect=("mysql", "mariadb"))
+
+
+def _email_is(value: str) -> Any:
+    if db.engine.dialect.name in ("mysql", "mariadb"):
+        return CeilingUser.email == value
+    return func.lower(CeilingUser.email) == value.lower()
+
 
 COLUMNS = (
     CeilingUser.id,
@@ -98,9 +110,7 @@ def create_app() -> Flask:
     def list_or_lookup() -> Response:
         match = _FILTER.match(request.args.get("filter", ""))
         if match:
-            row = db.session.execute(
-                select(*COLUMNS).where(func.lower(CeilingUser.email) == match.group(1).lower())
-            ).first()
+            row = db.session.execute(select(*COLUMNS).where(_email_is(match.group(1)))).first()
             rows = [row] if row is not None else []
             return jsonify({"totalResults": len(rows), "Resources": [_doc(r) for r in rows]})
         start = max(int(request.args.get("startIndex", 1)), 1)

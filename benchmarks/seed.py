@@ -251,7 +251,7 @@ def verify_against_api(app: Flask, slug: str, i: int) -> list[str]:
         ).scalar_one()
         columns = [c.key for c in ScimUser.__table__.columns]
         for key in columns:
-            if key in ("id", "created_at", "updated_at", "scim_changed_at", "host_user_id"):
+            if key in ("id", "created_at", "updated_at", "scim_changed_at", "host_user_id"):  # times, ids
                 continue
             if key not in row:
                 problems.append(f"scim_users.{key}: not written by the bulk path")

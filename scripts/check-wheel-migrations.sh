@@ -7,11 +7,13 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install --quiet --upgrade pip
-"$work/venv/bin/python" -m pip install --quiet "$repo"
+# WHEEL_DATABASE_URL (an empty database) checks another database than a fresh SQLite file; its driver
+# comes with the extras (mysql, postgres).
+"$work/venv/bin/python" -m pip install --quiet "$repo[mysql,postgres]"
 cd "$work"
 # Only the example host comes from the checkout; scim_plugin must come from site-packages.
 export PYTHONPATH="$repo" HOST_INSTANCE_PATH="$work/instance" SECRET_KEY=wheel-check
-export DATABASE_URL="sqlite:///$work/wheel.db"
+export DATABASE_URL="${WHEEL_DATABASE_URL:-sqlite:///$work/wheel.db}"
 location=$("$work/venv/bin/python" -c 'import scim_plugin.storage.migrate as m; print(m.script_location())')
 case "$location" in
   "$work"/venv/*) echo "migrations found in the installed wheel: $location" ;;

@@ -495,6 +495,8 @@ def test_a_delete_waits_for_busy_rows_instead_of_refusing(http, database_url, he
                 other.execute(text("DELETE FROM users WHERE email = :e"), {"e": email})
             else:
                 lock = "FOR KEY SHARE" if held.endswith("KEY SHARE") else "FOR UPDATE"
+                if lock == "FOR KEY SHARE" and not database_url.startswith("postgresql"):
+                    lock = "LOCK IN SHARE MODE"  # MariaDB and MySQL: the share lock their deletes take
                 other.execute(text(f"SELECT id FROM users WHERE email = :e {lock}"), {"e": email})
             with ThreadPoolExecutor(max_workers=1) as pool:
                 deleting = pool.submit(http.call, "DELETE", f"/Users/{target}")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from examples.host_app.extensions import db as host_db
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import make_url
 
 from scim_plugin.markers import hookimpl
@@ -175,12 +175,6 @@ def _backend(database_url: str) -> str:
 
 
 @pytest.fixture
-def pg_only(database_url: str) -> None:
-    if _backend(database_url) != "postgresql":
-        pytest.skip("PostgreSQL only (set DATABASE_URL)")
-
-
-@pytest.fixture
 def sqlite_only(database_url: str) -> None:
     if _backend(database_url) != "sqlite":
         pytest.skip("SQLite only")
@@ -192,6 +186,17 @@ class PgKiller:
     def __init__(self, database_url: str) -> None:
         self.name = f"scim-faults-{uuid.uuid4().hex[:8]}"
         self.admin = create_engine(database_url)
+
+    def app(self, database_url: str, tmp_path: Any, pre_ping: bool) -> Any:
+        """A second app on the same (seeded) database whose connections carry ``application_name``."""
+        return make_app(
+            database_url,
+            tmp_path,
+            SQLALCHEMY_ENGINE_OPTIONS={
+                "pool_pre_ping": pre_ping,
+                "connect_args": {"application_name": self.name},
+            },
+        )
 
     def kill(self) -> int:
         with self.admin.connect() as conn:
@@ -206,25 +211,46 @@ class PgKiller:
         return int(killed)
 
 
+class MysqlKiller(PgKiller):
+    """MariaDB and MySQL: ``KILL`` the connections one app opened (their ids noted as each opens), as a
+    server restart or a failover drops them; the client then sees errors 2006 and 2013."""
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__(database_url)
+        self.ids: set[int] = set()
+
+    def app(self, database_url: str, tmp_path: Any, pre_ping: bool) -> Any:
+        made = make_app(database_url, tmp_path, SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": pre_ping})
+        with made.app_context():
+            event.listen(made.extensions["scim"].db.engine, "connect", self._note)
+        return made
+
+    def _note(self, dbapi_connection: Any, record: Any) -> None:
+        self.ids.add(dbapi_connection.thread_id())
+
+    def kill(self) -> int:
+        killed = 0
+        with self.admin.connect() as conn:
+            alive = set(conn.execute(text("SELECT id FROM information_schema.processlist")).scalars())
+            for connection_id in sorted(self.ids & alive):
+                conn.execute(text(f"KILL CONNECTION {int(connection_id)}"))
+                killed += 1
+        return killed
+
+
 @pytest.fixture
-def killer(pg_only: None, database_url: str) -> Iterator[PgKiller]:
-    k = PgKiller(database_url)
+def killer(database_url: str) -> Iterator[PgKiller]:
+    backend = _backend(database_url)
+    if backend == "sqlite":
+        pytest.skip("a server database only (set DATABASE_URL): SQLite has no connection to kill")
+    k = MysqlKiller(database_url) if backend in ("mysql", "mariadb") else PgKiller(database_url)
     yield k
     k.admin.dispose()
 
 
-def _pg_app(app, database_url: str, tmp_path: Any, name: str, pre_ping: bool) -> Any:
-    """A second app on the same (seeded) database whose connections carry ``application_name``."""
-    return make_app(
-        database_url,
-        tmp_path,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": pre_ping, "connect_args": {"application_name": name}},
-    )
-
-
 @pytest.mark.parametrize("pre_ping", [True, False], ids=["pre-ping", "no-pre-ping"])
-def test_pg_connections_killed_between_requests(app, token, database_url, tmp_path, killer, pre_ping):
-    tagged = _pg_app(app, database_url, tmp_path, killer.name, pre_ping)
+def test_connections_killed_between_requests(app, token, database_url, tmp_path, killer, pre_ping):
+    tagged = killer.app(database_url, tmp_path, pre_ping)
     scim = ScimClient(tagged.test_client(), token)
     assert scim.post("/Users", json={"userName": "before@example.com"}).status_code == 201
     assert killer.kill() >= 1
@@ -269,8 +295,8 @@ class KillMidWrite:
 
 
 @pytest.mark.parametrize("method", ["POST", "PATCH"])
-def test_pg_connection_killed_mid_write(app, token, database_url, tmp_path, killer, method):
-    tagged = _pg_app(app, database_url, tmp_path, killer.name, True)
+def test_connection_killed_mid_write(app, token, database_url, tmp_path, killer, method):
+    tagged = killer.app(database_url, tmp_path, True)
     scim = ScimClient(tagged.test_client(), token)
     created = scim.post("/Users", json={"userName": "mid@example.com", "displayName": "Before"})
     assert created.status_code == 201
@@ -310,6 +336,94 @@ def test_pg_connection_killed_mid_write(app, token, database_url, tmp_path, kill
             },
         )
         assert retry.status_code == 200 and retry.get_json()["displayName"] == "After"
+
+
+@pytest.fixture
+def mysql_only(database_url: str) -> None:
+    if _backend(database_url) not in ("mysql", "mariadb"):
+        pytest.skip("MariaDB and MySQL only (set DATABASE_URL): InnoDB's lock wait timeout and deadlocks")
+
+
+def _held_and_waiting(app: Any, token: str, database_url: str, tmp_path: Any, timeout: int) -> Any:
+    """A user, an app whose connections wait ``timeout`` s for a row lock, and a client of that app."""
+    waiting = make_app(
+        database_url,
+        tmp_path,
+        SQLALCHEMY_ENGINE_OPTIONS={
+            "connect_args": {"init_command": f"SET SESSION innodb_lock_wait_timeout = {timeout}"}
+        },
+    )
+    scim = ScimClient(waiting.test_client(), token)
+    created = scim.post("/Users", json={"userName": "held@example.com", "displayName": "Before"})
+    assert created.status_code == 201
+    return scim, created.get_json()["id"], created.headers["ETag"]
+
+
+def _rename(scim: ScimClient, user_id: str, etag: str) -> Any:
+    body = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": "After"}]}
+    return scim.patch(f"/Users/{user_id}", json=body, headers={"If-Match": etag})
+
+
+def test_lock_wait_timeout_answers_503_and_writes_nothing(mysql_only, app, token, database_url, tmp_path):
+    """Error 1205: the PATCH waits for a row another transaction holds, gives up, is a 503 (retry)."""
+    scim, user_id, etag = _held_and_waiting(app, token, database_url, tmp_path, timeout=1)
+    before = snapshot(database_url)
+    other = create_engine(database_url)
+    try:
+        with other.connect() as conn:
+            conn.execute(text("SELECT id FROM scim_users WHERE id = :id FOR UPDATE"), {"id": user_id})
+            response = _rename(scim, user_id, etag)
+            conn.execute(text("ROLLBACK"))
+    finally:
+        other.dispose()
+    assert_error(response, 503)
+    assert snapshot(database_url) == before
+    retried = _rename(scim, user_id, etag)
+    assert retried.status_code == 200 and retried.get_json()["displayName"] == "After"
+
+
+def test_deadlock_victim_answers_503_and_writes_nothing(mysql_only, app, token, database_url, tmp_path):
+    """Error 1213: a PATCH writes the host's user row, then waits for its SCIM row, which a bigger
+    transaction holds while it asks for that host row. InnoDB rolls the smaller one back at once: the
+    request, answered 503 (IdPs retry it), not 500 and not after a lock timeout."""
+    import threading
+    import time
+
+    scim, user_id, etag = _held_and_waiting(app, token, database_url, tmp_path, timeout=30)
+    before = snapshot(database_url)
+    audit_rows = len(audit_statuses(database_url))
+    other = create_engine(database_url)
+    result: dict[str, Any] = {}
+
+    def patch() -> None:
+        started = time.monotonic()
+        result["response"] = _rename(scim, user_id, etag)
+        result["seconds"] = time.monotonic() - started
+
+    try:
+        with other.connect() as conn:
+            # Heavier than the request: InnoDB rolls back the transaction that changed fewer rows.
+            for _ in range(20):
+                conn.execute(
+                    text(
+                        "INSERT INTO scim_audit (created_at, method, path, status)"
+                        " VALUES (now(6), 'GET', '/weight', 200)"
+                    )
+                )
+            conn.execute(text("SELECT id FROM scim_users WHERE id = :id FOR UPDATE"), {"id": user_id})
+            thread = threading.Thread(target=patch)
+            thread.start()
+            time.sleep(1.0)  # the PATCH has written the host's row and waits for the SCIM row
+            conn.execute(text("UPDATE users SET department = 'held' WHERE email = 'held@example.com'"))
+            thread.join(timeout=30)
+            conn.execute(text("ROLLBACK"))
+    finally:
+        other.dispose()
+    assert_error(result["response"], 503)
+    assert result["seconds"] < 10, result  # the deadlock detector, not the 30 s lock timeout
+    assert snapshot(database_url) == before
+    assert audit_statuses(database_url)[audit_rows:] == [503]
+    assert _rename(scim, user_id, etag).status_code == 200
 
 
 class TestSqliteLocked:

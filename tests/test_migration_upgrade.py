@@ -100,6 +100,7 @@ def _seed_0001(engine: Any) -> tuple[str, list[str]]:
             },
         )
         ids = []
+        primary = conn.dialect.identifier_preparer.quote("primary")  # a reserved word, quoted per database
         for i in range(5):
             doc = _user(i)
             user_id = f"00000000-0000-4000-8000-00000000000{i}"
@@ -135,8 +136,8 @@ def _seed_0001(engine: Any) -> tuple[str, list[str]]:
                 conn.execute(
                     text(
                         "INSERT INTO scim_user_values (user_id, tenant_id, attribute, type, value,"
-                        " value_norm,"
-                        " \"primary\") VALUES (:uid, :tenant, 'emails', :type, :value, :norm, :primary)"
+                        f" value_norm, {primary}) VALUES (:uid, :tenant, 'emails', :type, :value, :norm,"
+                        " :primary)"
                     ),
                     {
                         "tenant": tenant,

@@ -1,4 +1,4 @@
-"""The plugin's Alembic migrations: up, down, current and drift detection, on SQLite and PostgreSQL."""
+"""The plugin's Alembic migrations: up, down, current and drift detection, on each database."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from .conftest import make_app
 
 @pytest.fixture
 def empty_engine(database_url: str, tmp_path) -> Iterator[Engine]:
-    """An empty database: a fresh SQLite file, or a throwaway schema on PostgreSQL."""
+    """An empty database: a fresh SQLite file, a throwaway schema on PostgreSQL, a throwaway database on
+    MariaDB and MySQL."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         engine = create_engine(f"sqlite:///{tmp_path / 'migrations.db'}")
@@ -27,15 +28,22 @@ def empty_engine(database_url: str, tmp_path) -> Iterator[Engine]:
         return
     schema = f"mig_{uuid.uuid4().hex[:8]}"
     admin = create_engine(url)
+    if url.get_backend_name() in ("mysql", "mariadb"):
+        # A schema is a database there: a throwaway one, in utf8mb4 as the docs ask of an operator.
+        create, drop = f"CREATE DATABASE `{schema}` CHARACTER SET utf8mb4", f"DROP DATABASE `{schema}`"
+        options: dict = {"url": url.set(database=schema)}
+    else:
+        create, drop = f'CREATE SCHEMA "{schema}"', f'DROP SCHEMA "{schema}" CASCADE'
+        options = {"url": url, "connect_args": {"options": f"-csearch_path={schema}"}}
     with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+        conn.execute(text(create))
+    engine = create_engine(**options)
     try:
         yield engine
     finally:
         engine.dispose()
         with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            conn.execute(text(drop))
         admin.dispose()
 
 
@@ -87,6 +95,11 @@ def test_cli_db_commands(database_url, tmp_path, _schema, empty_engine):
         assert runner.invoke(args=["scim", "db", "current"]).stdout.strip() == ""
 
 
+def _stamp(engine: Engine, utc: str) -> str:
+    """A UTC time as SQL text: MariaDB's and MySQL's DATETIME take no offset (the plugin stores UTC)."""
+    return utc if engine.dialect.name in ("mysql", "mariadb") else f"{utc}+00:00"
+
+
 def test_0003_marks_the_tenants_that_already_have_groups(empty_engine):
     migrate.upgrade(empty_engine, "0002")
     with empty_engine.begin() as conn:
@@ -96,14 +109,14 @@ def test_0003_marks_the_tenants_that_already_have_groups(empty_engine):
                     "INSERT INTO scim_tenants (tenant_id, enabled, service_origin, ip_allowlist, created_at, "
                     "updated_at) VALUES (:t, :e, 'idp.example.com', '', :now, :now)"
                 ),
-                {"t": tenant, "e": True, "now": "2026-11-28 10:00:00+00:00"},
+                {"t": tenant, "e": True, "now": _stamp(empty_engine, "2026-11-28 10:00:00")},
             )
         conn.execute(
             text(
                 "INSERT INTO scim_groups (id, tenant_id, display_name, display_name_norm, resource, version, "
                 "created_at, updated_at) VALUES ('g1', 'with', 'Team', 'team', '{}', 1, :now, :now)"
             ),
-            {"now": "2026-11-28 10:00:00+00:00"},
+            {"now": _stamp(empty_engine, "2026-11-28 10:00:00")},
         )
     migrate.upgrade(empty_engine)
     with empty_engine.connect() as conn:
@@ -122,14 +135,14 @@ def test_0006_makes_existing_tenants_custom(empty_engine):
                 "INSERT INTO scim_tenants (tenant_id, enabled, service_origin, ip_allowlist, has_groups,"
                 " created_at, updated_at) VALUES ('7', :yes, 'idp.example.com', '', :no, :now, :now)"
             ),
-            {"yes": True, "no": False, "now": "2026-11-30 10:00:00+00:00"},
+            {"yes": True, "no": False, "now": _stamp(empty_engine, "2026-11-30 10:00:00")},
         )
         conn.execute(
             text(
                 "INSERT INTO scim_audit (created_at, tenant_id, method, path, status)"
                 " VALUES (:now, '7', 'POST', '/scim/v2/Users', 201)"
             ),
-            {"now": "2026-11-30 10:00:00+00:00"},
+            {"now": _stamp(empty_engine, "2026-11-30 10:00:00")},
         )
     migrate.upgrade(empty_engine)
     with empty_engine.connect() as conn:

@@ -500,6 +500,32 @@ def test_composed_and_decomposed_user_names_are_one_user(scim: ScimClient) -> No
     assert_error(scim.post("/Users", json={"schemas": [USER_URN], "userName": "jane@acme.example"}), 409)
 
 
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("josé@acme.example", "jose@acme.example"),  # an accent: another letter
+        ("weiß@acme.example", "weis@acme.example"),  # ß folds to "ss", never to "s"
+        ("straße@acme.example", "strasze@acme.example"),
+    ],
+)
+def test_names_the_plugin_keeps_apart_the_database_keeps_apart(
+    scim: ScimClient, one: str, other: str
+) -> None:
+    """The unique indexes agree with the plugin's folding, not with a collation's: on MariaDB, where
+    ``utf8mb4_general_ci`` would take ``é`` for ``e`` and ``ß`` for ``s``, the key columns are binary."""
+    users = [scim.post("/Users", json={"schemas": [USER_URN], "userName": name}) for name in (one, other)]
+    assert [r.status_code for r in users] == [201, 201], [r.get_json() for r in users]
+    assert [u["id"] for u in _lookup(scim, other.upper())] == [users[1].get_json()["id"]]
+    groups = [scim.post("/Groups", json={"displayName": name.split("@")[0]}) for name in (one, other)]
+    assert [r.status_code for r in groups] == [201, 201], [r.get_json() for r in groups]
+    # And what the plugin folds together, the index refuses: "STRASSE" is "straße" under PRECIS.
+    assert_error(
+        scim.post("/Users", json={"schemas": [USER_URN], "userName": one.upper().replace("ß", "SS")}),
+        409,
+        "uniqueness",
+    )
+
+
 def test_emails_match_under_the_same_key(scim: ScimClient) -> None:
     created = new_user(
         scim,

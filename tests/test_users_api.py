@@ -857,7 +857,7 @@ class TestDelete:
 
         with app.app_context():
             if db.engine.dialect.name != "sqlite" and not enforced:
-                pytest.skip("PostgreSQL always enforces foreign keys")
+                pytest.skip("a server database (PostgreSQL, MariaDB) always enforces foreign keys")
             if not enforced:
                 event.remove(db.engine, "connect", _enforce_foreign_keys)
                 db.engine.dispose()  # new connections, without the pragma

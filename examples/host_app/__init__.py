@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 
 from .extensions import db
 from .plugins import init_plugins
@@ -59,6 +60,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(app)
 
+    if make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() in ("mysql", "mariadb"):
+        # InnoDB's REPEATABLE READ reads a transaction's first snapshot even after it waited on a row
+        # lock: a check made then would see rows another transaction has deleted. READ COMMITTED is
+        # PostgreSQL's level, the one the plugin's row locks are written for (docs/mariadb.md).
+        options = {"isolation_level": "READ COMMITTED", **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

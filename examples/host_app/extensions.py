@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+MYSQL_TABLE = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 
 
 class Base(DeclarativeBase):
@@ -18,6 +22,9 @@ class Base(DeclarativeBase):
             "pk": "pk_%(table_name)s",
         }
     )
+    # MariaDB and MySQL: utf8mb4, compared exactly as on PostgreSQL (a ``_ci`` collation would make
+    # "Ops" and "ops" one workspace name, and "josé" and "jose" one email).
+    __table_args__: Any = MYSQL_TABLE
 
 
 db = SQLAlchemy(model_class=Base)

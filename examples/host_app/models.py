@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy import DDL, JSON, Boolean, DateTime, ForeignKey, Index, String, UniqueConstraint, event, func
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .extensions import db
+from .extensions import MYSQL_TABLE, db
 
 
 def utcnow() -> datetime:
@@ -33,7 +34,7 @@ class Company(db.Model):
 
 class Workspace(db.Model):
     __tablename__ = "workspaces"
-    __table_args__ = (UniqueConstraint("company_id", "name"),)
+    __table_args__ = (UniqueConstraint("company_id", "name"), MYSQL_TABLE)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
@@ -45,7 +46,7 @@ class Workspace(db.Model):
 
 class Team(db.Model):
     __tablename__ = "teams"
-    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    __table_args__ = (UniqueConstraint("workspace_id", "name"), MYSQL_TABLE)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"), index=True)
@@ -58,7 +59,7 @@ class PermissionSet(db.Model):
     """A named bundle of workspace permissions (Braze "appGroupPermissionSets")."""
 
     __tablename__ = "permission_sets"
-    __table_args__ = (UniqueConstraint("company_id", "name"),)
+    __table_args__ = (UniqueConstraint("company_id", "name"), MYSQL_TABLE)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
@@ -70,7 +71,7 @@ class Role(db.Model):
     """A named permission bundle granting workspace access (Braze "roles")."""
 
     __tablename__ = "roles"
-    __table_args__ = (UniqueConstraint("company_id", "name"),)
+    __table_args__ = (UniqueConstraint("company_id", "name"), MYSQL_TABLE)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
@@ -104,7 +105,10 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, server_default=func.now()
     )
-    last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Microseconds on MariaDB and MySQL too (their DATETIME drops them unless asked): SCIM shows this time.
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+    )
 
     company: Mapped[Company] = relationship()
     memberships: Mapped[list[WorkspaceMembership]] = relationship(
@@ -134,12 +138,21 @@ class User(db.Model):
 
 # Emails are unique whatever their case; the index also answers the lookup by lower(email) that
 # provisioning runs on every create (a table scan without it).
-Index("uq_users_email_lower", func.lower(User.email), unique=True)
+Index("uq_users_email_lower", func.lower(User.email), unique=True).ddl_if(dialect=("sqlite", "postgresql"))
+# MariaDB indexes no expression (MySQL 8 would): the same index on a generated column there.
+event.listen(
+    User.__table__,
+    "after_create",
+    DDL(
+        "ALTER TABLE users ADD COLUMN email_lower VARCHAR(320) COLLATE utf8mb4_bin "
+        "GENERATED ALWAYS AS (lower(email)) VIRTUAL, ADD UNIQUE INDEX uq_users_email_lower (email_lower)"
+    ).execute_if(dialect=("mysql", "mariadb")),
+)
 
 
 class WorkspaceMembership(db.Model):
     __tablename__ = "workspace_memberships"
-    __table_args__ = (UniqueConstraint("user_id", "workspace_id"),)
+    __table_args__ = (UniqueConstraint("user_id", "workspace_id"), MYSQL_TABLE)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -154,7 +167,7 @@ class WorkspaceMembership(db.Model):
 
 class TeamMembership(db.Model):
     __tablename__ = "team_memberships"
-    __table_args__ = (UniqueConstraint("user_id", "team_id"),)
+    __table_args__ = (UniqueConstraint("user_id", "team_id"), MYSQL_TABLE)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -166,7 +179,7 @@ class TeamMembership(db.Model):
 
 class RoleAssignment(db.Model):
     __tablename__ = "role_assignments"
-    __table_args__ = (UniqueConstraint("user_id", "role_id"),)
+    __table_args__ = (UniqueConstraint("user_id", "role_id"), MYSQL_TABLE)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

@@ -15,7 +15,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
 from .auth import admin_required, login_required
@@ -78,8 +78,9 @@ def home() -> Any:
     counts = db.session.execute(
         select(
             func.count(User.id),
-            func.count(User.id).filter(User.active.is_(True)),
-            func.count(User.id).filter(User.provisioning_method == "scim"),
+            # CASE, not FILTER (WHERE ...): MariaDB and MySQL have no FILTER clause.
+            func.count(case((User.active.is_(True), 1))),
+            func.count(case((User.provisioning_method == "scim", 1))),
         ).where(User.company_id == company_id)
     ).one()
     recent = (

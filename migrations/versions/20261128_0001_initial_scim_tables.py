@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
+
+# MariaDB and MySQL only (no-ops elsewhere): utf8mb4 with exact comparison, and microseconds kept.
+_MYSQL = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+_DATETIME = sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+
+def _on_mysql() -> bool:
+    return op.get_bind().dialect.name in ("mysql", "mariadb")
 
 
 def upgrade() -> None:
@@ -21,7 +30,7 @@ def upgrade() -> None:
     op.create_table(
         "scim_audit",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", _DATETIME, nullable=False),
         sa.Column("tenant_id", sa.String(length=64), nullable=True),
         sa.Column("token_id", sa.String(length=64), nullable=True),
         sa.Column("client_ip", sa.String(length=64), nullable=True),
@@ -32,6 +41,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=255), nullable=True),
         sa.Column("duration_ms", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_scim_audit")),
+        **_MYSQL,
     )
     with op.batch_alter_table("scim_audit", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_scim_audit_created_at"), ["created_at"], unique=False)
@@ -46,9 +56,10 @@ def upgrade() -> None:
         sa.Column("service_origin", sa.String(length=255), nullable=False),
         sa.Column("ip_allowlist", sa.Text(), nullable=False),
         sa.Column("response_style", sa.String(length=16), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", _DATETIME, nullable=False),
+        sa.Column("updated_at", _DATETIME, nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", name=op.f("pk_scim_tenants")),
+        **_MYSQL,
     )
     op.create_table(
         "scim_tokens",
@@ -58,23 +69,32 @@ def upgrade() -> None:
         sa.Column("verifier", sa.String(length=64), nullable=False),
         sa.Column("hint", sa.String(length=8), nullable=False),
         sa.Column("status", sa.String(length=8), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", _DATETIME, nullable=False),
         sa.Column("created_by", sa.String(length=255), nullable=True),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", _DATETIME, nullable=True),
+        sa.Column("revoked_at", _DATETIME, nullable=True),
+        sa.Column("last_used_at", _DATETIME, nullable=True),
         sa.Column("last_used_ip", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_scim_tokens")),
         sa.UniqueConstraint("token_id", name=op.f("uq_scim_tokens_token_id")),
+        **_MYSQL,
     )
     with op.batch_alter_table("scim_tokens", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_scim_tokens_tenant_id"), ["tenant_id"], unique=False)
-        batch_op.create_index(
-            "uq_scim_tokens_active_tenant",
-            ["tenant_id"],
-            unique=True,
-            sqlite_where=sa.text("status = 'active'"),
-            postgresql_where=sa.text("status = 'active'"),
+        if not _on_mysql():
+            batch_op.create_index(
+                "uq_scim_tokens_active_tenant",
+                ["tenant_id"],
+                unique=True,
+                sqlite_where=sa.text("status = 'active'"),
+                postgresql_where=sa.text("status = 'active'"),
+            )
+    if _on_mysql():
+        # No partial indexes there: a generated column holds the tenant while the token is active.
+        op.execute(
+            "ALTER TABLE scim_tokens ADD COLUMN active_tenant_id VARCHAR(64) COLLATE utf8mb4_bin "
+            "GENERATED ALWAYS AS (CASE WHEN status = 'active' THEN tenant_id END) VIRTUAL, "
+            "ADD UNIQUE INDEX uq_scim_tokens_active_tenant (active_tenant_id)"
         )
 
     op.create_table(
@@ -91,9 +111,10 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=True),
         sa.Column("resource", sa.JSON(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", _DATETIME, nullable=False),
+        sa.Column("updated_at", _DATETIME, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_scim_users")),
+        **_MYSQL,
     )
     with op.batch_alter_table("scim_users", schema=None) as batch_op:
         batch_op.create_index("ix_scim_users_tenant_created", ["tenant_id", "created_at", "id"], unique=False)
@@ -121,6 +142,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_scim_user_values")),
+        **_MYSQL,
     )
     with op.batch_alter_table("scim_user_values", schema=None) as batch_op:
         batch_op.create_index(
@@ -130,32 +152,37 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-
-    with op.batch_alter_table("scim_user_values", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_scim_user_values_user_id"))
-        batch_op.drop_index("ix_scim_user_values_lookup")
+    # MariaDB and MySQL: DROP TABLE takes its indexes, which the foreign keys need until then.
+    keep_indexes = _on_mysql()
+    if not keep_indexes:
+        with op.batch_alter_table("scim_user_values", schema=None) as batch_op:
+            batch_op.drop_index(batch_op.f("ix_scim_user_values_user_id"))
+            batch_op.drop_index("ix_scim_user_values_lookup")
 
     op.drop_table("scim_user_values")
-    with op.batch_alter_table("scim_users", schema=None) as batch_op:
-        batch_op.drop_index("uq_scim_users_tenant_user_name")
-        batch_op.drop_index("ix_scim_users_tenant_host_user")
-        batch_op.drop_index("ix_scim_users_tenant_external_id")
-        batch_op.drop_index("ix_scim_users_tenant_display_name")
-        batch_op.drop_index("ix_scim_users_tenant_created")
+    if not keep_indexes:
+        with op.batch_alter_table("scim_users", schema=None) as batch_op:
+            batch_op.drop_index("uq_scim_users_tenant_user_name")
+            batch_op.drop_index("ix_scim_users_tenant_host_user")
+            batch_op.drop_index("ix_scim_users_tenant_external_id")
+            batch_op.drop_index("ix_scim_users_tenant_display_name")
+            batch_op.drop_index("ix_scim_users_tenant_created")
 
     op.drop_table("scim_users")
-    with op.batch_alter_table("scim_tokens", schema=None) as batch_op:
-        batch_op.drop_index(
-            "uq_scim_tokens_active_tenant",
-            sqlite_where=sa.text("status = 'active'"),
-            postgresql_where=sa.text("status = 'active'"),
-        )
-        batch_op.drop_index(batch_op.f("ix_scim_tokens_tenant_id"))
+    if not keep_indexes:
+        with op.batch_alter_table("scim_tokens", schema=None) as batch_op:
+            batch_op.drop_index(
+                "uq_scim_tokens_active_tenant",
+                sqlite_where=sa.text("status = 'active'"),
+                postgresql_where=sa.text("status = 'active'"),
+            )
+            batch_op.drop_index(batch_op.f("ix_scim_tokens_tenant_id"))
 
     op.drop_table("scim_tokens")
     op.drop_table("scim_tenants")
-    with op.batch_alter_table("scim_audit", schema=None) as batch_op:
-        batch_op.drop_index("ix_scim_audit_tenant_created")
-        batch_op.drop_index(batch_op.f("ix_scim_audit_created_at"))
+    if not keep_indexes:
+        with op.batch_alter_table("scim_audit", schema=None) as batch_op:
+            batch_op.drop_index("ix_scim_audit_tenant_created")
+            batch_op.drop_index(batch_op.f("ix_scim_audit_created_at"))
 
     op.drop_table("scim_audit")

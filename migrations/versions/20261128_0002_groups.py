@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
+
+# MariaDB and MySQL only (no-ops elsewhere): utf8mb4 with exact comparison, and microseconds kept.
+_MYSQL = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+_DATETIME = sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+
+def _on_mysql() -> bool:
+    return op.get_bind().dialect.name in ("mysql", "mariadb")
 
 
 def upgrade() -> None:
@@ -26,9 +35,10 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(length=255), nullable=True),
         sa.Column("resource", sa.JSON(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", _DATETIME, nullable=False),
+        sa.Column("updated_at", _DATETIME, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_scim_groups")),
+        **_MYSQL,
     )
     with op.batch_alter_table("scim_groups", schema=None) as batch_op:
         batch_op.create_index(
@@ -44,8 +54,8 @@ def upgrade() -> None:
         sa.Column("group_id", sa.String(length=36), nullable=False),
         sa.Column("tenant_id", sa.String(length=64), nullable=False),
         sa.Column("grants", sa.JSON(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", _DATETIME, nullable=False),
+        sa.Column("updated_at", _DATETIME, nullable=False),
         sa.ForeignKeyConstraint(
             ["group_id"],
             ["scim_groups.id"],
@@ -53,6 +63,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("group_id", name=op.f("pk_scim_group_mappings")),
+        **_MYSQL,
     )
     with op.batch_alter_table("scim_group_mappings", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_scim_group_mappings_tenant_id"), ["tenant_id"], unique=False)
@@ -75,23 +86,29 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("group_id", "member_id", name=op.f("pk_scim_group_members")),
+        **_MYSQL,
     )
     with op.batch_alter_table("scim_group_members", schema=None) as batch_op:
         batch_op.create_index("ix_scim_group_members_tenant_member", ["tenant_id", "member_id"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("scim_group_members", schema=None) as batch_op:
-        batch_op.drop_index("ix_scim_group_members_tenant_member")
+    # MariaDB and MySQL: DROP TABLE takes its indexes, which the foreign keys need until then.
+    keep_indexes = _on_mysql()
+    if not keep_indexes:
+        with op.batch_alter_table("scim_group_members", schema=None) as batch_op:
+            batch_op.drop_index("ix_scim_group_members_tenant_member")
 
     op.drop_table("scim_group_members")
-    with op.batch_alter_table("scim_group_mappings", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_scim_group_mappings_tenant_id"))
+    if not keep_indexes:
+        with op.batch_alter_table("scim_group_mappings", schema=None) as batch_op:
+            batch_op.drop_index(batch_op.f("ix_scim_group_mappings_tenant_id"))
 
     op.drop_table("scim_group_mappings")
-    with op.batch_alter_table("scim_groups", schema=None) as batch_op:
-        batch_op.drop_index("uq_scim_groups_tenant_display_name")
-        batch_op.drop_index("ix_scim_groups_tenant_external_id")
-        batch_op.drop_index("ix_scim_groups_tenant_created")
+    if not keep_indexes:
+        with op.batch_alter_table("scim_groups", schema=None) as batch_op:
+            batch_op.drop_index("uq_scim_groups_tenant_display_name")
+            batch_op.drop_index("ix_scim_groups_tenant_external_id")
+            batch_op.drop_index("ix_scim_groups_tenant_created")
 
     op.drop_table("scim_groups")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 revision = "0004"
 down_revision = "0003"
@@ -19,9 +20,13 @@ branch_labels = None
 depends_on = None
 
 
+# MariaDB and MySQL: a document can outgrow TEXT's 64 KB (MEDIUMTEXT holds 16 MB); TEXT elsewhere.
+_BODY = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+
+
 def upgrade() -> None:
     with op.batch_alter_table("scim_users", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("body", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("body", _BODY, nullable=True))
 
 
 def downgrade() -> None:

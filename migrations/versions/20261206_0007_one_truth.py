@@ -20,11 +20,15 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
+
+# MariaDB and MySQL keep the microseconds only when asked (a no-op elsewhere).
+_DATETIME = sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 
 def upgrade() -> None:
@@ -36,7 +40,7 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("scim_users", schema=None) as batch_op:
         batch_op.add_column(sa.Column("managed", sa.Boolean(), nullable=False, server_default=sa.true()))
-        batch_op.add_column(sa.Column("scim_changed_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("scim_changed_at", _DATETIME, nullable=True))
         batch_op.add_column(sa.Column("scim_method", sa.String(length=16), nullable=True))
     bind = op.get_bind()
     bind.execute(sa.text("UPDATE scim_users SET scim_changed_at = updated_at"))
@@ -56,20 +60,21 @@ def _rekey(bind: sa.Connection, table: str, source: str | None, key: str, *, uni
     source = source or key
     rows = bind.execute(
         sa.text(
-            f"SELECT id, tenant_id, {source} AS source, {key} AS key FROM {table} "
+            # ``key`` is a reserved word on MySQL: the aliases avoid it.
+            f"SELECT id, tenant_id, {source} AS source_value, {key} AS old_key FROM {table} "
             f"WHERE {source} IS NOT NULL ORDER BY " + ("created_at, id" if unique else "id")
         )
     ).all()
     length = _LENGTHS.get(key, 255)
-    keyed = [(row, identity_key(row.source)[:length]) for row in rows]
+    keyed = [(row, identity_key(row.source_value)[:length]) for row in rows]
     # Keys that stay as they are hold their place first.
-    taken = {(row.tenant_id, new) for row, new in keyed if new == row.key}
+    taken = {(row.tenant_id, new) for row, new in keyed if new == row.old_key}
     for row, new in keyed:
-        if new == row.key:
+        if new == row.old_key:
             continue
         if unique:
             if (row.tenant_id, new) in taken:
-                print(f"{table} {row.id}: keeps {row.key!r}, as {new!r} is another row's")
+                print(f"{table} {row.id}: keeps {row.old_key!r}, as {new!r} is another row's")
                 continue
             taken.add((row.tenant_id, new))
         bind.execute(sa.text(f"UPDATE {table} SET {key} = :key WHERE id = :id"), {"id": row.id, "key": new})

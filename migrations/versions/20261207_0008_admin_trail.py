@@ -51,12 +51,13 @@ def upgrade() -> None:
         )
     )
     with op.batch_alter_table("scim_audit", schema=None) as batch_op:
-        batch_op.drop_index("ix_scim_audit_tenant_created")
+        # The new indexes first: InnoDB refuses to drop the last index that serves tenant_id's foreign key.
         batch_op.create_index("ix_scim_audit_tenant_created_id", ["tenant_id", "created_at", "id"])
         batch_op.create_index("ix_scim_audit_tenant_kind_created", ["tenant_id", "kind", "created_at", "id"])
         batch_op.create_index(
             "ix_scim_audit_tenant_type_created", ["tenant_id", "resource_type", "created_at", "id"]
         )
+        batch_op.drop_index("ix_scim_audit_tenant_created")
 
 
 def downgrade() -> None:
@@ -64,10 +65,10 @@ def downgrade() -> None:
     # Admin actions have no place in the earlier schema (it knows only requests).
     bind.execute(sa.text("DELETE FROM scim_audit WHERE kind = 'admin'"))
     with op.batch_alter_table("scim_audit", schema=None) as batch_op:
+        batch_op.create_index("ix_scim_audit_tenant_created", ["tenant_id", "created_at"], unique=False)
         batch_op.drop_index("ix_scim_audit_tenant_type_created")
         batch_op.drop_index("ix_scim_audit_tenant_kind_created")
         batch_op.drop_index("ix_scim_audit_tenant_created_id")
-        batch_op.create_index("ix_scim_audit_tenant_created", ["tenant_id", "created_at"], unique=False)
         batch_op.drop_column("details")
         batch_op.drop_column("action")
         batch_op.drop_column("actor")

@@ -20,6 +20,7 @@ A host developer copies this folder and reads one hook at a time:
 ``grants``             SCIM permissions to the dashboard's rows and back (used by the user hooks)
 ``memberships``        the workspace-membership statements of a new user
 ``postgresql``         the server-database fast paths, apart from the plain version
+``mysql``              the user delete on MariaDB and MySQL (under the company lock)
 ``common``             the hook marker, lazy plugin imports, lookups by id or name
 =====================  ===========================================================================
 """

@@ -110,3 +110,4 @@ _SAME_COMPANY = (_USERS.c.id == bindparam("user_id"), _USERS.c.company_id == bin
 _ANOTHER_USER = select(_OTHER_USERS.c.id).where(
     _OTHER_USERS.c.company_id == bindparam("company_id"), _OTHER_USERS.c.id != bindparam("user_id")
 )
+_USER_IN_COMPANY = select(_USERS.c.id).where(*_SAME_COMPANY)

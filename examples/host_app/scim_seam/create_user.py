@@ -27,9 +27,9 @@ from .grants import (
     _resolve,
 )
 from .memberships import (
-    _INSERT_MEMBERSHIP,
     _membership_params,
     _unknown_workspace,
+    insert_membership,
 )
 from .postgresql import _insert_user_with_membership
 from .user_state import Names, profile_state, remember
@@ -86,8 +86,12 @@ def scim_create_user(tenant_id: str, user: Any) -> str:
                     raise _unknown_workspace(workspace_id, unchecked)
                 raise _errors().Uniqueness(_taken(company_id, email))
         else:
-            insert_user = _INSERT_USER_OR_NOTHING if on_postgresql else _INSERT_USER
-            host_id = db.session.execute(insert_user, values).scalar()
+            if on_postgresql:
+                host_id = db.session.execute(_INSERT_USER_OR_NOTHING, values).scalar()
+            elif db.session.get_bind().dialect.insert_returning:
+                host_id = db.session.execute(_INSERT_USER, values).scalar()
+            else:  # MySQL: no RETURNING, the driver reports the new id
+                host_id = db.session.execute(insert(_USERS), values).inserted_primary_key[0]
             if host_id is None:
                 raise _errors().Uniqueness(_taken(company_id, email))
     except IntegrityError as exc:
@@ -99,7 +103,7 @@ def scim_create_user(tenant_id: str, user: Any) -> str:
         raise _errors().Uniqueness(_taken(company_id, email)) from None
     for workspace_id, granted in memberships:
         params = {"m_user": host_id, **_membership_params(company_id, workspace_id, granted)}
-        if db.session.execute(_INSERT_MEMBERSHIP, params).first() is None:
+        if not insert_membership(params):
             raise _unknown_workspace(workspace_id, unchecked)
     if grants is not None:
         rows = {

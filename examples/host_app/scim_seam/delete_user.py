@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.orm.util import identity_key
 
 from ..extensions import db
 from ..models import (
     User,
 )
+from . import mysql, postgresql
 from .common import (
     _ANOTHER_USER,
     _SAME_COMPANY,
+    _USER_IN_COMPANY,
     _USERS,
     _company_id,
     _errors,
     hookimpl,
 )
-from .postgresql import _delete_with_row_locks
 
 # The user goes only if another user of the company stays: the rule is checked in the DELETE itself.
 _DELETE_USER = delete(_USERS).where(*_SAME_COMPANY, _ANOTHER_USER.exists())
-
-
-_USER_IN_COMPANY = select(_USERS.c.id).where(*_SAME_COMPANY)
 
 
 @hookimpl
@@ -31,14 +29,16 @@ def scim_delete_user(tenant_id: str, host_user_id: str) -> bool:
     if not host_user_id.isdigit():
         raise _errors().NotFound("The dashboard user behind this SCIM user no longer exists.")
     params = {"company_id": _company_id(tenant_id), "user_id": int(host_user_id)}
-    sqlite = db.session.get_bind().dialect.name == "sqlite"
-    if sqlite:
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "sqlite":
         # One DELETE, scoped to the company and refusing its last user, instead of loading the user to
         # check whose it is and counting what is left. SQLite's driver runs plain SELECTs outside the
         # transaction, and its one writer lock orders the DELETEs: the check sees every earlier delete.
         deleted = db.session.execute(_DELETE_USER, params).rowcount == 1
+    elif dialect in ("mysql", "mariadb"):
+        deleted = mysql._delete_under_company_lock(params)
     else:
-        deleted = _delete_with_row_locks(params)
+        deleted = postgresql._delete_with_row_locks(params)
     if not deleted:
         if db.session.execute(_USER_IN_COMPANY, params).first() is None:
             raise _errors().NotFound("The dashboard user behind this SCIM user no longer exists.")

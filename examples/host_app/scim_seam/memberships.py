@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select
 
+from ..extensions import db
 from ..models import (
     WorkspaceMembership,
 )
@@ -33,12 +34,19 @@ def _membership_of(user_id: Any) -> Any:
     ).where(_WORKSPACES.c.id == bindparam("m_workspace"), _WORKSPACES.c.company_id == bindparam("m_company"))
 
 
-# RETURNING, not the row count: drivers need not count the rows of an INSERT ... SELECT.
-_INSERT_MEMBERSHIP = (
-    insert(_MEMBERSHIPS)
-    .from_select(_MEMBERSHIP_COLUMNS, _membership_of(bindparam("m_user", type_=_USERS.c.id.type)))
-    .returning(_MEMBERSHIPS.c.user_id)
+_INSERT_MEMBERSHIP_ROWS = insert(_MEMBERSHIPS).from_select(
+    _MEMBERSHIP_COLUMNS, _membership_of(bindparam("m_user", type_=_USERS.c.id.type))
 )
+# RETURNING, not the row count: drivers need not count the rows of an INSERT ... SELECT.
+_INSERT_MEMBERSHIP = _INSERT_MEMBERSHIP_ROWS.returning(_MEMBERSHIPS.c.user_id)
+
+
+def insert_membership(params: dict[str, Any]) -> bool:
+    """Insert the membership ``params`` describe; ``False`` when the company has no such workspace."""
+    if db.session.get_bind().dialect.insert_returning:
+        return db.session.execute(_INSERT_MEMBERSHIP, params).first() is not None
+    # MySQL: no RETURNING; its driver counts the rows an INSERT ... SELECT wrote.
+    return db.session.execute(_INSERT_MEMBERSHIP_ROWS, params).rowcount == 1
 
 
 def _membership_params(company_id: int, workspace_id: int, granted: Any) -> dict[str, Any]:

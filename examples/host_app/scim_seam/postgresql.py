@@ -23,6 +23,7 @@ from ..models import (
 from .common import (
     _ANOTHER_USER,
     _SAME_COMPANY,
+    _USER_IN_COMPANY,
     _USERS,
     _WORKSPACES,
 )
@@ -64,7 +65,7 @@ _LOCK_COMPANY = (
 # in one company run side by side. A survivor kept locked until commit cannot go meanwhile, so the
 # company keeps a user whatever else commits; a locking read sees the latest rows, not the snapshot.
 _DELETE_USER_UNCONTENDED = delete(_USERS).where(
-    _USERS.c.id.in_(select(_USERS.c.id).where(*_SAME_COMPANY).with_for_update(skip_locked=True)),
+    _USERS.c.id.in_(_USER_IN_COMPANY.with_for_update(skip_locked=True)),
     _ANOTHER_USER.limit(1).with_for_update(read=True, key_share=True, skip_locked=True).exists(),
 )
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm.util import identity_key
 
 from ..extensions import db
@@ -33,12 +33,12 @@ from .user_state import profile_state, remember
 _PROFILE_COLUMNS = ("email", "given_name", "family_name", "department", "active")
 
 
-_UPDATE_PROFILE = (
-    update(_USERS)
-    .where(_USERS.c.id == bindparam("p_id"), _USERS.c.company_id == bindparam("p_company"))
-    .values({column: bindparam(f"p_{column}") for column in _PROFILE_COLUMNS})
-    .returning(_USERS.c.id, _USERS.c.company_id, _USERS.c.last_sign_in_at, _USERS.c.provisioning_method)
-)
+_THIS_USER = (_USERS.c.id == bindparam("p_id"), _USERS.c.company_id == bindparam("p_company"))
+_PROFILE_SET = update(_USERS).where(*_THIS_USER).values({c: bindparam(f"p_{c}") for c in _PROFILE_COLUMNS})
+_WRITTEN = (_USERS.c.id, _USERS.c.company_id, _USERS.c.last_sign_in_at, _USERS.c.provisioning_method)
+_UPDATE_PROFILE = _PROFILE_SET.returning(*_WRITTEN)
+# MariaDB and MySQL have no UPDATE ... RETURNING: the row is read after it, in the same transaction.
+_PROFILE_WRITTEN = select(*_WRITTEN).where(*_THIS_USER)
 
 
 @hookimpl
@@ -50,7 +50,11 @@ def scim_update_user(tenant_id: str, host_user_id: str, user: Any) -> bool:
         params = {"p_id": user_id, "p_company": _company_id(tenant_id)}
         profile = _profile(user)
         params.update({f"p_{column}": value for column, value in profile.items()})
-        row = db.session.execute(_UPDATE_PROFILE, params).first()
+        if db.session.get_bind().dialect.update_returning:
+            row = db.session.execute(_UPDATE_PROFILE, params).first()
+        else:
+            db.session.execute(_PROFILE_SET, params)
+            row = db.session.execute(_PROFILE_WRITTEN, params).first()
         if row is None:
             raise _errors().NotFound("The dashboard user behind this SCIM user no longer exists.")
         g.setdefault("updated_host_users", {})[user_id] = row  # what scim_host_user_info needs

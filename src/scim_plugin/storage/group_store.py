@@ -20,8 +20,9 @@ recomputed and handed to the host through ``scim_apply_group_grants``, in the sa
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import String, and_, bindparam, delete, exists, false, insert, select, update
 from sqlalchemy.dialects import postgresql
@@ -215,10 +216,11 @@ class GroupStore:
         # statements are safe against concurrent ones and the version moves in its own UPDATE, so the
         # group row is locked from that UPDATE to the commit, not from the first read: concurrent PATCHes
         # of one group (an initial sync) queue for less time. A mapped group is locked from the start:
-        # its grants follow the member list.
+        # its grants follow the member list. MariaDB and MySQL lock it from the start too: they have no
+        # ON CONFLICT DO NOTHING that would let two such PATCHes add one member side by side.
         members_only = (
             not document_ops and if_match is None and all(op.op != "replace" and op.ids for op in member_ops)
-        )
+        ) and not self._mysql()
         row, mapped = self.for_write(group_id, lock=not members_only)
         if members_only and mapped and member_ops:
             row, mapped = self.for_write(group_id)
@@ -289,12 +291,15 @@ class GroupStore:
     def _add(self, group_id: str, ids: Sequence[str]) -> int:
         """``INSERT ... SELECT`` the ids that are users of the tenant and not members yet."""
         added = 0
-        postgres = self.session.get_bind(mapper=ScimGroupMember).dialect.name == "postgresql"
-        statement = _ADD_POSTGRESQL if postgres else _ADD
+        dialect = self.session.get_bind(mapper=ScimGroupMember).dialect
+        statement = _ADD_POSTGRESQL if dialect.name == "postgresql" else _ADD
         for part in chunks(list(ids)):
             params = {"tenant": self.tenant_id, "group": group_id, "ids": list(part)}
             try:
-                added += len(self.session.execute(statement, params).all())
+                if dialect.insert_returning:
+                    added += len(self.session.execute(statement, params).all())
+                else:  # MySQL: no RETURNING, and its driver counts what an INSERT ... SELECT wrote
+                    added += self.session.execute(_ADD_ROWS, params).rowcount  # type: ignore[attr-defined]
             except IntegrityError as exc:
                 # PostgreSQL: the group (read unlocked, see ``patch``) or a user was deleted by a
                 # transaction that committed while this INSERT waited on its row. Answered as the
@@ -378,6 +383,24 @@ class GroupStore:
 
     # -- helpers -------------------------------------------------------------------------------------
 
+    def _mysql(self) -> bool:
+        return self.session.get_bind(mapper=ScimGroup).dialect.name in ("mysql", "mariadb")
+
+    def _update_returning(
+        self, statement: Any, params: dict[str, Any], row: ScimGroup, delta: int, returning: Any = None
+    ) -> Any:
+        """The group's ``version`` and ``member_count`` as ``statement`` (an UPDATE of the group that
+        moves them by 1 and ``delta``) wrote them, or None when it matched no row; ``returning`` is the
+        statement with its RETURNING clause, when built beforehand. MariaDB and MySQL have no UPDATE ...
+        RETURNING, but there every write read ``row`` under its lock (see ``patch``): what the UPDATE
+        wrote follows from it, without a read."""
+        if self.session.get_bind(mapper=ScimGroup).dialect.update_returning:
+            returning = statement.returning(*_WRITTEN) if returning is None else returning
+            return self.session.execute(returning, params).one_or_none()
+        if self.session.execute(statement, params).rowcount == 0:  # type: ignore[attr-defined]
+            return None
+        return _Written(row.version + 1, row.member_count + delta)
+
     def _stored(self, row: ScimGroup) -> dict[str, Any]:
         resource = copy.deepcopy(row.resource)
         resource["id"] = row.id
@@ -445,7 +468,9 @@ class GroupStore:
         if same and if_match is None:
             # The members alone (every IdP membership PATCH): one prepared statement.
             params = {"tenant": self.tenant_id, "group": row.id, "delta": added - removed, "now": now}
-            moved_only = self.session.execute(_MEMBERS_MOVED, params).one_or_none()
+            moved_only = self._update_returning(
+                _MEMBERS_MOVED, params, row, added - removed, _MEMBERS_MOVED_RETURNING
+            )
             if moved_only is None:
                 raise errors.NotFound(f"Group {row.id} not found.")
             set_committed_value(row, "version", moved_only.version)
@@ -460,13 +485,15 @@ class GroupStore:
         ]
         values = {**self._columns(new), "resource": new}
         try:
-            written = self.session.execute(
+            written = self._update_returning(
                 update(ScimGroup)
                 .where(*condition)
                 .values(**values, **moved, updated_at=now)
-                .returning(ScimGroup.version, ScimGroup.member_count)
-                .execution_options(synchronize_session=False)
-            ).one_or_none()
+                .execution_options(synchronize_session=False),
+                {},
+                row,
+                added - removed,
+            )
         except IntegrityError:
             raise errors.Uniqueness(
                 f'A group with displayName "{values["display_name"]}" already exists.'
@@ -520,7 +547,8 @@ _MEMBER_COLUMNS = ["group_id", "member_id", "tenant_id"]
 # The member table's foreign keys, by column (their names follow the metadata's naming convention).
 _KEYS = {next(iter(c.columns)).name: c.name for c in _MEMBER_TABLE.foreign_key_constraints}
 _GROUP_KEY, _MEMBER_KEY = _KEYS["group_id"], _KEYS["member_id"]
-_ADD = insert(_MEMBER_TABLE).from_select(_MEMBER_COLUMNS, _NEW_MEMBERS).returning(_MEMBER_TABLE.c.member_id)
+_ADD_ROWS = insert(_MEMBER_TABLE).from_select(_MEMBER_COLUMNS, _NEW_MEMBERS)
+_ADD = _ADD_ROWS.returning(_MEMBER_TABLE.c.member_id)
 # PostgreSQL runs concurrent PATCHes of one group side by side (see ``GroupStore.patch``): a member that
 # another one has just added, not yet committed, is skipped once it commits instead of failing on the
 # primary key. (SQLite has one writer at a time; its NOT EXISTS suffices.)
@@ -561,13 +589,28 @@ _MEMBERS_MOVED = (
         member_count=_GROUP_TABLE.c.member_count + bindparam("delta"),
         updated_at=bindparam("now"),
     )
-    .returning(_GROUP_TABLE.c.version, _GROUP_TABLE.c.member_count)
 )
+# What a group's UPDATE wrote: its RETURNING clause, or (MariaDB, MySQL) worked out from the locked row.
+_WRITTEN = (_GROUP_TABLE.c.version, _GROUP_TABLE.c.member_count)
+_MEMBERS_MOVED_RETURNING = _MEMBERS_MOVED.returning(*_WRITTEN)
+
+
+class _Written(NamedTuple):
+    version: int
+    member_count: int
 
 
 def _violated_constraint(exc: IntegrityError) -> str | None:
-    """The name of the constraint a PostgreSQL integrity error names (psycopg's diagnostics)."""
-    return getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+    """The name of the constraint an integrity error names: psycopg's diagnostics on PostgreSQL, the
+    message of errors 1452 and 1451 on MariaDB and MySQL (``... CONSTRAINT `name` FOREIGN KEY ...``)."""
+    name = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+    if name is None:
+        found = _MYSQL_CONSTRAINT.search(str(exc.orig))
+        name = found.group(1) if found else None
+    return name
+
+
+_MYSQL_CONSTRAINT = re.compile(r"CONSTRAINT `([^`]+)`")
 
 
 def group_meta(row: ScimGroup, location: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     JSON,
     BigInteger,
     Boolean,
@@ -24,10 +25,12 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    event,
     false,
     text,
     true,
 )
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -41,6 +44,15 @@ NAMING_CONVENTION = {
 
 # SQLite only auto-increments INTEGER PRIMARY KEY columns.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+# MariaDB and MySQL (``docs/mariadb.md``): utf8mb4, and a binary collation for every string, so equality
+# and uniqueness are exact as on PostgreSQL and SQLite. The ``*_norm`` key columns hold what
+# ``core.identity`` folded (NFC, case folding, PRECIS): a ``_ci`` collation would fold them again, its own
+# way (``ß`` = ``s``, accents ignored), and refuse keys the plugin holds apart.
+MYSQL_TABLE = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+MYSQL_DIALECTS = ("mysql", "mariadb")
+# A rendered document can outgrow TEXT's 64 KB there.
+LongText = Text().with_variant(mysql.MEDIUMTEXT(), *MYSQL_DIALECTS)
 
 
 def utcnow() -> datetime:
@@ -57,6 +69,12 @@ class UtcDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        # MySQL's DATETIME drops the microseconds unless asked: keys and dates would compare otherwise.
+        if dialect.name in MYSQL_DIALECTS:
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(self.impl)
+
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("naive datetime given to a UtcDateTime column")
@@ -70,6 +88,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 class ScimBase(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    __table_args__: Any = MYSQL_TABLE
 
 
 class TenantSettings(ScimBase):
@@ -145,7 +165,8 @@ class Token(ScimBase):
             unique=True,
             sqlite_where=text("status = 'active'"),
             postgresql_where=text("status = 'active'"),
-        ),
+        ).ddl_if(dialect=("sqlite", "postgresql")),
+        MYSQL_TABLE,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -177,6 +198,7 @@ class ScimUser(ScimBase):
         Index("ix_scim_users_tenant_display_name", "tenant_id", "display_name_norm"),
         Index("ix_scim_users_tenant_host_user", "tenant_id", "host_user_id"),
         Index("ix_scim_users_tenant_created", "tenant_id", "created_at", "id"),
+        MYSQL_TABLE,
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -199,7 +221,7 @@ class ScimUser(ScimBase):
     # The company's provisioning method at that write (``custom``, ``entra``, ``okta``).
     scim_method: Mapped[str | None] = mapped_column(String(16))
     # None for rows written before revision 0004: they are rendered from ``resource``.
-    body: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(LongText)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -209,7 +231,10 @@ class ScimUserValue(ScimBase):
     """One value of a multi-valued attribute (``emails``, ``phoneNumbers``...), for filtering in SQL."""
 
     __tablename__ = "scim_user_values"
-    __table_args__ = (Index("ix_scim_user_values_lookup", "tenant_id", "attribute", "value_norm"),)
+    __table_args__ = (
+        Index("ix_scim_user_values_lookup", "tenant_id", "attribute", "value_norm"),
+        MYSQL_TABLE,
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("scim_users.id", ondelete="CASCADE"), index=True)
@@ -235,6 +260,7 @@ class ScimGroup(ScimBase):
         Index("uq_scim_groups_tenant_display_name", "tenant_id", "display_name_norm", unique=True),
         Index("ix_scim_groups_tenant_external_id", "tenant_id", "external_id"),
         Index("ix_scim_groups_tenant_created", "tenant_id", "created_at", "id"),
+        MYSQL_TABLE,
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -255,7 +281,7 @@ class ScimGroupMember(ScimBase):
     """One user in one group. Deleting the group or the user deletes the row (ON DELETE CASCADE)."""
 
     __tablename__ = "scim_group_members"
-    __table_args__ = (Index("ix_scim_group_members_tenant_member", "tenant_id", "member_id"),)
+    __table_args__ = (Index("ix_scim_group_members_tenant_member", "tenant_id", "member_id"), MYSQL_TABLE)
 
     group_id: Mapped[str] = mapped_column(ForeignKey("scim_groups.id", ondelete="CASCADE"), primary_key=True)
     member_id: Mapped[str] = mapped_column(ForeignKey("scim_users.id", ondelete="CASCADE"), primary_key=True)
@@ -296,6 +322,7 @@ class AuditRecord(ScimBase):
         Index("ix_scim_audit_tenant_type_created", "tenant_id", "resource_type", "created_at", "id"),
         # The settings page's status panel: one method's latest records, newest first.
         Index("ix_scim_audit_tenant_method_created", "tenant_id", "provisioning_method", "created_at"),
+        MYSQL_TABLE,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -324,3 +351,13 @@ class AuditRecord(ScimBase):
     actor: Mapped[str | None] = mapped_column(String(255))
     action: Mapped[str | None] = mapped_column(String(32))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+# MariaDB has no partial index (nor MySQL): the one active token per tenant is a unique index on a
+# generated column that holds the tenant only while the token is active (NULLs never collide).
+MYSQL_ACTIVE_TOKEN = (
+    "ALTER TABLE scim_tokens ADD COLUMN active_tenant_id VARCHAR(64) COLLATE utf8mb4_bin "
+    "GENERATED ALWAYS AS (CASE WHEN status = 'active' THEN tenant_id END) VIRTUAL, "
+    "ADD UNIQUE INDEX uq_scim_tokens_active_tenant (active_tenant_id)"
+)
+event.listen(Token.__table__, "after_create", DDL(MYSQL_ACTIVE_TOKEN).execute_if(dialect=MYSQL_DIALECTS))

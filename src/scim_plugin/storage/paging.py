@@ -27,7 +27,10 @@ from typing import Any
 
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import and_, bindparam, false, func, or_, select, tuple_
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from scim_plugin.core import errors
 from scim_plugin.state import signing_keys
@@ -50,7 +53,39 @@ class SortKey:
         if not self.nullable:
             # No NULLS clause: SQLite walks an index only for its default NULL placement.
             return self.expr.desc() if self.descending else self.expr.asc()
-        return self.expr.desc().nulls_first() if self.descending else self.expr.asc().nulls_last()
+        return NullsOutside(self.expr, self.descending)
+
+
+class NullsOutside(ColumnElement[Any]):
+    """``expr ASC NULLS LAST`` or ``expr DESC NULLS FIRST``: NULLs after every value, either way read.
+    MariaDB and MySQL have no NULLS clause (they sort NULL as the smallest value): ``expr IS NULL`` goes
+    first there."""
+
+    inherit_cache = True
+    _traverse_internals = [
+        ("expr", InternalTraversal.dp_clauseelement),
+        ("descending", InternalTraversal.dp_boolean),
+    ]
+
+    def __init__(self, expr: Any, descending: bool) -> None:
+        self.expr = expr
+        self.descending = descending
+
+
+@compiles(NullsOutside)
+def _nulls_clause(element: NullsOutside, compiler: Any, **kw: Any) -> str:
+    expr = element.expr
+    return compiler.process(
+        expr.desc().nulls_first() if element.descending else expr.asc().nulls_last(), **kw
+    )
+
+
+@compiles(NullsOutside, "mysql")
+@compiles(NullsOutside, "mariadb")
+def _nulls_flag_first(element: NullsOutside, compiler: Any, **kw: Any) -> str:
+    direction = "DESC" if element.descending else "ASC"
+    flag = compiler.process(element.expr.is_(None), **kw)
+    return f"{flag} {direction}, {compiler.process(element.expr, **kw)} {direction}"
 
 
 def list_keys(sort_column: Any, descending: bool, created: Any, ident: Any) -> list[SortKey]:

@@ -329,7 +329,12 @@ class UserStore:
         statement = _LEAVE_AND_DELETE_USER if dialect == "postgresql" else _DELETE_USER
         if versions is not None:
             statement = statement.where(_USERS.c.version.in_(versions or [-1]))
-        gone = self.session.execute(statement, params).first()
+        if self.session.get_bind(mapper=ScimUser).dialect.delete_returning:
+            gone = self.session.execute(statement, params).first()
+        else:  # MySQL: no DELETE ... RETURNING; the row is read locked, then deleted
+            gone = self.session.execute(_locked_for_delete(versions), params).first()
+            if gone is not None:
+                self.session.execute(_DELETE_USER_ROW, params)
         if gone is None:
             exists = {"tenant_id": self.tenant_id, "user_id": user_id}
             if versions is None or self.session.execute(_EXISTS, exists).first() is None:
@@ -663,11 +668,19 @@ _LEAVE_GROUPS = (
     )
 )
 _DELETE_MEMBERSHIPS = delete(_MEMBERS).where(_MEMBER)
-_DELETE_USER = (
-    delete(_USERS)
-    .where(_USERS.c.tenant_id == bindparam("tenant"), _USERS.c.id == bindparam("user"))
-    .returning(_USERS.c.host_user_id)
-)
+_THE_USER = (_USERS.c.tenant_id == bindparam("tenant"), _USERS.c.id == bindparam("user"))
+_DELETE_USER_ROW = delete(_USERS).where(*_THE_USER)
+_DELETE_USER = _DELETE_USER_ROW.returning(_USERS.c.host_user_id)
+
+
+def _locked_for_delete(versions: list[int] | None) -> Any:
+    """What ``_DELETE_USER`` returns, read under the row lock where DELETE has no RETURNING."""
+    statement = select(_USERS.c.host_user_id).where(*_THE_USER)
+    if versions is not None:
+        statement = statement.where(_USERS.c.version.in_(versions or [-1]))
+    return statement.with_for_update()
+
+
 # PostgreSQL: the UPDATE of the groups runs in the DELETE's statement (a writable CTE), on the
 # membership rows as they were before the DELETE cascades them away.
 _LEAVE_AND_DELETE_USER = _DELETE_USER.add_cte(_LEAVE_GROUPS.returning(_GROUPS.c.id).cte("left_groups"))
