@@ -173,7 +173,7 @@ def test_0008_gives_earlier_records_their_kind_and_resource_type(empty_engine):
                     "INSERT INTO scim_audit (created_at, tenant_id, method, path, status)"
                     " VALUES (:now, '7', :method, :path, :status)"
                 ),
-                {"now": "2026-11-30 10:00:00+00:00", "method": method, "path": path, "status": status},
+                {"now": "2026-11-30 10:00:00", "method": method, "path": path, "status": status},
             )
     migrate.upgrade(empty_engine)
     with empty_engine.connect() as conn:

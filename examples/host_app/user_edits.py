@@ -36,8 +36,11 @@ def check_csrf() -> None:
         abort(400, "The form expired: reload the page and try again.")
 
 
-def company_user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
+def company_user(user_id: int, *, for_update: bool = False) -> User:
+    """The signed-in admin's company's user ``user_id`` (404 otherwise); ``for_update`` to change it: the
+    row is locked and read afresh, so an edit starts from what a SCIM write just committed instead of
+    writing an older copy back over it (the lock order is the one SCIM writes take: host rows first)."""
+    user = db.session.get(User, user_id, with_for_update=for_update, populate_existing=for_update)
     if user is None or user.company_id != g.user.company_id:
         abort(404)
     return user

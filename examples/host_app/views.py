@@ -125,7 +125,7 @@ def users() -> Any:
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @admin_required
 def user_detail(user_id: int) -> Any:
-    user = company_user(user_id)
+    user = company_user(user_id, for_update=request.method == "POST")
     if request.method == "POST":
         check_csrf()
         save_edit(user)
@@ -139,7 +139,7 @@ def user_detail(user_id: int) -> Any:
 @admin_required
 def user_delete(user_id: int) -> Any:
     check_csrf()
-    return delete_user(company_user(user_id))
+    return delete_user(company_user(user_id, for_update=True))
 
 
 @bp.route("/workspaces")
