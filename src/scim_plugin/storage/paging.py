@@ -326,8 +326,29 @@ def _count(session: Session, segment: Segment) -> int:
     ).scalar_one()
 
 
+#: Dialects whose OFFSET reads every skipped row whole (InnoDB): their pages are a deferred join.
+_WHOLE_ROW_OFFSET = frozenset({"mysql", "mariadb"})
+
+
 def _slice(session: Session, segment: Segment, offset: int, limit: int) -> list[Any]:
-    statement = segment.select().where(segment.condition).order_by(*order_by(segment.keys))
+    keys = order_by(segment.keys)
+    dialect = session.get_bind(mapper=segment.model).dialect.name
+    if offset and dialect in _WHOLE_ROW_OFFSET:
+        # InnoDB reads each skipped row with its document (or sorts them all): page the primary keys on
+        # the (tenant, order) index first, then read the page's rows only.
+        [primary] = segment.model.__table__.primary_key.columns
+        page = (
+            select(primary.label("page_id"))
+            .where(segment.condition)
+            .order_by(*keys)
+            .offset(offset)
+            .limit(limit)
+            .subquery()
+        )
+        statement = segment.select().join(page, primary == page.c.page_id).order_by(*keys)
+        rows = segment.rows(session, statement).all()
+        return [segment.split(row)[0] for row in rows]
+    statement = segment.select().where(segment.condition).order_by(*keys)
     rows = segment.rows(session, statement.offset(offset).limit(limit)).all()
     return [segment.split(row)[0] for row in rows]
 
