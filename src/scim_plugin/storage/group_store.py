@@ -39,6 +39,7 @@ from scim_plugin.core.values import format_datetime
 from scim_plugin.state import ScimState
 from scim_plugin.storage.group_patch import CHUNK, chunks, member_ids, split_operations, union_grants
 from scim_plugin.storage.models import (
+    MYSQL_DIALECTS,
     ScimGroup,
     ScimGroupMapping,
     ScimGroupMember,
@@ -384,7 +385,7 @@ class GroupStore:
     # -- helpers -------------------------------------------------------------------------------------
 
     def _mysql(self) -> bool:
-        return self.session.get_bind(mapper=ScimGroup).dialect.name in ("mysql", "mariadb")
+        return self.session.get_bind(mapper=ScimGroup).dialect.name in MYSQL_DIALECTS
 
     def _update_returning(
         self, statement: Any, params: dict[str, Any], row: ScimGroup, delta: int, returning: Any = None

@@ -34,6 +34,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 
 from scim_plugin.core import errors
 from scim_plugin.state import signing_keys
+from scim_plugin.storage.models import MYSQL_DIALECTS
 
 _SALT = "scim-plugin.cursor"
 
@@ -326,14 +327,10 @@ def _count(session: Session, segment: Segment) -> int:
     ).scalar_one()
 
 
-#: Dialects whose OFFSET reads every skipped row whole (InnoDB): their pages are a deferred join.
-_WHOLE_ROW_OFFSET = frozenset({"mysql", "mariadb"})
-
-
 def _slice(session: Session, segment: Segment, offset: int, limit: int) -> list[Any]:
     keys = order_by(segment.keys)
     dialect = session.get_bind(mapper=segment.model).dialect.name
-    if offset and dialect in _WHOLE_ROW_OFFSET:
+    if offset and dialect in MYSQL_DIALECTS:
         # InnoDB reads each skipped row with its document (or sorts them all): page the primary keys on
         # the (tenant, order) index first, then read the page's rows only.
         [primary] = segment.model.__table__.primary_key.columns
