@@ -40,7 +40,7 @@ LUA = HERE / "wrk" / "scim.lua"
 VENV_BIN = Path(sys.executable).parent
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PG_BENCH_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench"
-MARIADB_URL = "mysql+pymysql://root@127.0.0.1:3306/{name}?charset=utf8mb4"
+MARIADB_URL = "mysql+{driver}://root@127.0.0.1:3306/{name}?charset=utf8mb4"
 ORIGIN = "idp.example.com"
 TENANT = "acme"
 
@@ -103,9 +103,9 @@ def _mariadb(*statements: str, database: str | None = None) -> None:
         conn.close()
 
 
-def prepare_database(kind: str, work: Path, name: str = "bench") -> str:
+def prepare_database(kind: str, work: Path, name: str = "bench", mariadb_driver: str = "pymysql") -> str:
     """A fresh, empty database (PostgreSQL and MariaDB: database ``name``; SQLite: ``<work>/<name>.db``);
-    its URL."""
+    its URL (MariaDB's through ``mariadb_driver``, SQLAlchemy's name: ``pymysql`` or ``mysqldb``)."""
     if name == "test":
         raise ValueError("the test suite's database is not for benchmarks")
     if kind == "sqlite":
@@ -116,7 +116,7 @@ def prepare_database(kind: str, work: Path, name: str = "bench") -> str:
     if kind == "mariadb":
         drop_database(name, kind)
         _mariadb(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-        return MARIADB_URL.format(name=name)
+        return MARIADB_URL.format(driver=mariadb_driver, name=name)
     import psycopg
 
     drop_database(name)
@@ -276,6 +276,35 @@ class Server:
 
 # -- load ------------------------------------------------------------------------------------------------
 
+# The database server's processes by name, for its CPU time per request (SQLite runs inside the workers).
+DB_SERVER_COMMANDS = {"postgres": ("postgres",), "mariadb": ("mariadbd", "mysqld")}
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time of these processes, from ``/proc`` (a process gone meanwhile counts 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total / CLOCK_TICKS
+
+
+def pids_of(commands: tuple[str, ...]) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in commands:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
 
 def run_wrk(
     url: str, phase: str, data: Path | None, token: str, seconds: float, args: argparse.Namespace, tag: str
@@ -329,6 +358,7 @@ def run_wrk(
 
 def run_rounds(
     servers: dict[str, Server],
+    kind: str,
     phase: str,
     sources: dict[str, list[Path]],
     token: str,
@@ -339,7 +369,9 @@ def run_rounds(
 
     Background load on a shared machine then hits both apps alike, and so cancels in the ratio.
     Combined: requests, errors and durations add up; req/s is their quotient; p50 is the median of the
-    rounds' p50s and p99 the worst round's p99.
+    rounds' p50s and p99 the worst round's p99. CPU per request (the app's gunicorn workers, and the
+    database server's processes) is CPU time over requests: on a machine whose cores are all busy, where
+    a ratio goes.
     """
     rounds: dict[str, list[dict[str, Any]]] = {app: [] for app in servers}
     seconds = args.duration / args.repeat
@@ -347,9 +379,15 @@ def run_rounds(
         order = list(servers) if r % 2 == 0 else list(reversed(servers))
         for app in order:
             app_phase = CEILING_PHASE.get(phase, phase) if app == "ceiling" else phase
+            workers = servers[app].worker_pids()
+            db_pids = pids_of(DB_SERVER_COMMANDS.get(kind, ()))
+            app_cpu, db_cpu = cpu_seconds(workers), cpu_seconds(db_pids)
             result = run_wrk(
                 servers[app].url, app_phase, sources[app][r], token, seconds, args, f"{tag}{app[0]}{r}"
             )
+            result["app_cpu_s"] = round(cpu_seconds(workers) - app_cpu, 3)
+            # PostgreSQL forks a backend per connection: the pool's stay for the whole run, so the list holds.
+            result["db_cpu_s"] = round(cpu_seconds(db_pids) - db_cpu, 3) if db_pids else None
             result["loadavg_1m"] = round(os.getloadavg()[0], 2)
             rounds[app].append(result)
     out = {}
@@ -366,11 +404,19 @@ def run_rounds(
             "p50_ms": round(statistics.median(r["p50_ms"] for r in results), 3),
             "p99_ms": max(r["p99_ms"] for r in results),
             "wrk_cpu_share": max(r["wrk_cpu_share"] or 0 for r in results),
+            "app_cpu_ms": per_request_ms([r["app_cpu_s"] for r in results], requests),
+            "db_cpu_ms": per_request_ms([r["db_cpu_s"] for r in results], requests),
             "loadavg_1m": max(r["loadavg_1m"] for r in results),
             "error_samples": [s for r in results for s in r["error_samples"]][:5],
             "rounds": results,
         }
     return out
+
+
+def per_request_ms(seconds: list[float | None], requests: int) -> float | None:
+    if not requests or any(s is None for s in seconds):
+        return None
+    return round(1000 * sum(s for s in seconds if s is not None) / requests, 3)
 
 
 def write_ids(path: Path, rows: list[tuple[str, str]]) -> Path:
@@ -385,7 +431,7 @@ def run_database(kind: str, args: argparse.Namespace, work: Path) -> dict[str, A
     from . import seed
 
     work.mkdir(parents=True, exist_ok=True)
-    url = prepare_database(kind, work)
+    url = prepare_database(kind, work, mariadb_driver=args.mariadb_driver)
     env = server_env_for(url, work)
     token = init_host(env)
     journal = set_wal(url) if kind == "sqlite" else None
@@ -444,7 +490,7 @@ def run_database(kind: str, args: argparse.Namespace, work: Path) -> dict[str, A
 
     def run_phase(entry: dict[str, Any], sources: dict[str, list[Path]]) -> dict[str, Any]:
         phase = entry["phase"]
-        entry.update(run_rounds(servers, phase, sources, token, args, f"{run_tag}{phase[:2]}"))
+        entry.update(run_rounds(servers, kind, phase, sources, token, args, f"{run_tag}{phase[:2]}"))
         for app in servers:
             log(
                 f"{kind} {phase:7} {app:8} {entry[app]['rps']:8.1f} req/s p50 "
@@ -544,7 +590,7 @@ def run_database(kind: str, args: argparse.Namespace, work: Path) -> dict[str, A
                         entry.update(plugin=previous["plugin"], ceiling=previous["ceiling"])
                 if "plugin" not in entry:
                     sources = {app: [data[app]] * args.repeat for app in servers}
-                    entry.update(run_rounds(servers, phase, sources, token, args, f"{run_tag}g{n}"))
+                    entry.update(run_rounds(servers, kind, phase, sources, token, args, f"{run_tag}g{n}"))
                 log(
                     f"{kind} {phase} at N={n}: plugin p50 {entry['plugin']['p50_ms']:.2f} "
                     f"ms, ceiling {entry['ceiling']['p50_ms']:.2f} ms"
@@ -631,15 +677,20 @@ def verdicts(results: list[dict[str, Any]]) -> list[str]:
     return misses
 
 
+def cpu_cell(ms: float | None) -> str:
+    return f"{ms:.2f}" if ms is not None else "-"
+
+
 def print_report(report: dict[str, Any]) -> None:
     for db in report["results"]:
         print(
-            f"\n== {db['database']} ==  (gunicorn "
+            f"\n== {db['database']} ({db['url'].split('://')[0]}) ==  (gunicorn "
             f"{report['settings']['server']}; wrk {report['settings']['load']})"
         )
         header = (
             f"{'phase':22} {'app':8} {'requests':>9} {'errors':>6} {'req/s':>9} "
-            f"{'p50 ms':>8} {'p99 ms':>8} {'wrk cpu':>7} {'ratio':>6} {'target':>6}"
+            f"{'p50 ms':>8} {'p99 ms':>8} {'wrk cpu':>7} {'app ms':>6} {'db ms':>6} "
+            f"{'ratio':>6} {'target':>6}"
         )
         print(header)
         print("-" * len(header))
@@ -649,9 +700,11 @@ def print_report(report: dict[str, Any]) -> None:
                 ratio = f"{entry['ratio']:.2f}" if app == "plugin" and entry["ratio"] is not None else ""
                 target = f">={TARGETS[entry['phase']]}" if app == "plugin" else ""
                 label = entry["label"] if app == "plugin" else ""
+                app_ms, db_ms = (cpu_cell(r["app_cpu_ms"]), cpu_cell(r["db_cpu_ms"]))
                 print(
                     f"{label:22} {app:8} {r['requests']:9d} {r['errors']:6d} {r['rps']:9.1f} "
-                    f"{r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['wrk_cpu_share']:7.2f} {ratio:>6} {target:>6}"
+                    f"{r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['wrk_cpu_share']:7.2f} {app_ms:>6} {db_ms:>6} "
+                    f"{ratio:>6} {target:>6}"
                 )
         for entry in db["phases"]:
             if entry["phase"] == "member":
@@ -705,6 +758,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--db", default="sqlite,postgres", help="comma-separated: sqlite, postgres, mariadb (127.0.0.1:3306)"
+    )
+    parser.add_argument(
+        "--mariadb-driver",
+        choices=("pymysql", "mysqldb"),
+        default="pymysql",
+        help="MariaDB's driver, for both apps: PyMySQL (pure Python, the mysql extra) or mysqlclient (C)",
     )
     parser.add_argument(
         "--duration", type=float, help="seconds per phase and app, split over the rounds (default by --mode)"

@@ -4,11 +4,13 @@ On PostgreSQL every statement is a round trip, and py-spy shows the plugin's wor
 ``psycopg`` for them, so the count per request is the first thing to compare. Runs in-process
 (``app.test_client()``) on a fresh SQLite file with a few seeded users and the same request bodies as the
 wrk script; prints each request's statements (``pool_pre_ping``'s ``SELECT 1`` is not a cursor statement
-and is not counted, but every checkout pays it, on both apps).
+and is not counted, but every checkout pays it, on both apps). ``--database-url`` runs it on an empty
+PostgreSQL or MariaDB database instead, where a dialect's own paths (MySQL's delete, say) differ.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import secrets
@@ -82,9 +84,12 @@ def requests(ids: list[str], names: list[str]) -> list[tuple[str, str, str, Any]
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.statements", description=__doc__)
+    parser.add_argument("--database-url", help="an empty database (default: a new SQLite file)")
+    options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="scim-bench-stmt-"))
     env = {
-        "DATABASE_URL": f"sqlite:///{work / 'stmt.db'}",
+        "DATABASE_URL": options.database_url or f"sqlite:///{work / 'stmt.db'}",
         "SECRET_KEY": secrets.token_urlsafe(32),
         "HOST_INSTANCE_PATH": str(work / "instance"),
         "HOST_LOAD_ENTRYPOINTS": "0",

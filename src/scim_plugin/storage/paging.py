@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -333,16 +333,23 @@ def _slice(session: Session, segment: Segment, offset: int, limit: int) -> list[
     if offset and dialect in MYSQL_DIALECTS:
         # InnoDB reads each skipped row with its document (or sorts them all): page the primary keys on
         # the (tenant, order) index first, then read the page's rows only.
+        # The page carries its sort keys, and the outer ORDER BY reads them there: ordered by the
+        # documents' table, MariaDB sorted the joined rows, documents included, in a temporary table.
         [primary] = segment.model.__table__.primary_key.columns
+        labels = [f"page_key_{i}" for i in range(len(segment.keys))]
         page = (
-            select(primary.label("page_id"))
+            select(
+                primary.label("page_id"),
+                *(k.expr.label(n) for k, n in zip(segment.keys, labels, strict=True)),
+            )
             .where(segment.condition)
             .order_by(*keys)
             .offset(offset)
             .limit(limit)
             .subquery()
         )
-        statement = segment.select().join(page, primary == page.c.page_id).order_by(*keys)
+        outer = [replace(k, expr=page.c[n]) for k, n in zip(segment.keys, labels, strict=True)]
+        statement = segment.select().join(page, primary == page.c.page_id).order_by(*order_by(outer))
         rows = segment.rows(session, statement).all()
         return [segment.split(row)[0] for row in rows]
     statement = segment.select().where(segment.condition).order_by(*keys)
