@@ -416,7 +416,7 @@ def run_rounds(
 def per_request_ms(seconds: list[float | None], requests: int) -> float | None:
     if not requests or any(s is None for s in seconds):
         return None
-    return round(1000 * sum(s for s in seconds if s is not None) / requests, 3)
+    return round(1000 * sum(s or 0.0 for s in seconds) / requests, 3)
 
 
 def write_ids(path: Path, rows: list[tuple[str, str]]) -> Path:
@@ -700,7 +700,7 @@ def print_report(report: dict[str, Any]) -> None:
                 ratio = f"{entry['ratio']:.2f}" if app == "plugin" and entry["ratio"] is not None else ""
                 target = f">={TARGETS[entry['phase']]}" if app == "plugin" else ""
                 label = entry["label"] if app == "plugin" else ""
-                app_ms, db_ms = (cpu_cell(r["app_cpu_ms"]), cpu_cell(r["db_cpu_ms"]))
+                app_ms, db_ms = cpu_cell(r["app_cpu_ms"]), cpu_cell(r["db_cpu_ms"])
                 print(
                     f"{label:22} {app:8} {r['requests']:9d} {r['errors']:6d} {r['rps']:9.1f} "
                     f"{r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['wrk_cpu_share']:7.2f} {app_ms:>6} {db_ms:>6} "
